@@ -1,0 +1,72 @@
+# One-command set-up and test for the course. See README.md.
+#   make lab    set up (venv, packages, course data) and start JupyterLab on notebooks/
+#   make test   set up, then ruff, unit tests and every notebook under nbval (in parallel)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8888
+# Workers for pytest-xdist ("auto" = one per core).
+JOBS ?= auto
+# Run the test stage without network access when the machine allows it (root or user namespaces).
+# OFFLINE=auto: use `unshare` if it works, else run normally; OFFLINE=1: require it; OFFLINE=0: never.
+OFFLINE ?= auto
+STAMP := $(VENV)/.course-installed
+
+.PHONY: setup lab test lint unit notebooks data student-notebooks html budget clean help
+
+help:
+	@echo "make lab     - set up and start JupyterLab (HOST=$(HOST) PORT=$(PORT))"
+	@echo "make test    - set up, lint, unit tests and all notebooks under nbval"
+	@echo "make budget  - time and peak memory of each notebook (benchmarks/notebook_budget.py)"
+	@echo "make student-notebooks - copies without solutions in notebooks/student/"
+	@echo "make html    - executed HTML copies of the notebooks in site/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the requirements or the package metadata change.
+$(STAMP): $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/python -m course_utils.data install
+
+setup: $(STAMP) data
+
+lab: setup
+	$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) --notebook-dir=notebooks
+
+lint: setup
+	$(BIN)/ruff check .
+
+# The test stage: unit tests and notebooks in one pytest run so xdist keeps both cores busy.
+# --dist loadscope keeps every cell of one notebook on the same worker (one kernel, in order).
+PYTEST_ARGS := -n $(JOBS) --dist loadscope tests notebooks \
+	--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+test: setup lint
+	$(BIN)/python scripts/offline.py --mode $(OFFLINE) -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(BIN)/python -m pytest -n $(JOBS) tests
+
+notebooks: setup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope notebooks --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+budget: setup
+	$(BIN)/python benchmarks/notebook_budget.py
+
+student-notebooks: setup
+	$(BIN)/python scripts/make_student_notebooks.py notebooks notebooks/student
+
+html: setup
+	$(BIN)/jupyter nbconvert --to html --execute --output-dir site notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache site notebooks/student

@@ -1,0 +1,27 @@
+"""course_utils: every implementation behind the notebooks, once, tested.
+
+Modules follow the course order; a notebook imports what it teaches from here, and nothing imports
+"forward" (attention never imports BERT, say):
+
+=================  ==========================================================
+``data``           corpora, evaluation sets, vocabularies, WordNet installation
+``training``       seeding, device choice, the generic fit loop, checkpoints
+``plotting``       loss curves, labelled heatmaps, 2-D projections
+``widgets``        thin ipywidgets wrappers that also render headless
+``exercises``      checkers used by the exercise cells (one sub-module per concept)
+``wordnet``        WordNet helpers (notebook 01)
+``vectors``        one-hot, co-occurrence, PPMI, SVD, similarity, evaluation (02)
+``word2vec``       skip-gram, CBOW, negative sampling (03)
+``elmo``           character encoder, biLM, scalar mix (04)
+``attention``      scaled dot-product, masks, multi-head, positions (05)
+``transformer``    blocks, encoder, decoder, encoder-decoder, decoding (06)
+=================  ==========================================================
+
+Glossary of tensor names used in shape comments::
+
+    B  batch size            T  time (sequence length)     S  source length
+    C  channels (d_model)    V  vocabulary size            H  number of heads
+    D  head size (C // H)    L  number of layers           K  negatives / classes
+"""
+
+__version__ = "0.1.0"
