@@ -97,9 +97,21 @@ def wordnet_data_dir() -> Path:
     return Path(sys.prefix) / "nltk_data"
 
 
-def wordnet_is_installed() -> bool:
-    """True when ``nltk.corpus.wordnet`` loads and knows the synset ``dog.n.01``."""
-    code = "from nltk.corpus import wordnet as wn; wn.synset('dog.n.01'); print(len(wn.synsets('good')))"
+def wordnet_is_installed(thorough: bool = True) -> bool:
+    """Whether nltk can use WordNet in this environment.
+
+    ``thorough`` loads it in a fresh interpreter and looks up ``dog.n.01`` (a few seconds); otherwise
+    only nltk's data search is asked whether ``corpora/wordnet`` with its ``lexnames`` file exists.
+    """
+    if not thorough:
+        try:
+            import nltk
+
+            nltk.data.find("corpora/wordnet/lexnames")
+            return True
+        except LookupError:
+            return False
+    code = "from nltk.corpus import wordnet as wn; wn.synset('dog.n.01')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return result.returncode == 0
 
@@ -331,7 +343,7 @@ class LabelledSentence:
 def polarity_sentences() -> list[LabelledSentence]:
     """The 200 labelled movie-review sentences of ``pang_lee_polarity.cor`` (already tokenised)."""
     sentences = []
-    for line in _gensim_path("pang_lee_polarity.cor").read_text(encoding="utf-8").splitlines():
+    for line in _gensim_path("pang_lee_polarity.cor").read_text(encoding="cp1252", errors="replace").splitlines():
         if not line.strip():
             continue
         tag, _, text = line.partition(" ")
@@ -507,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         _warm_cache()
         return 0
-    print(f"WordNet installed: {wordnet_is_installed()} (environment data dir: {wordnet_data_dir()})")
+    print(f"WordNet installed: {wordnet_is_installed(thorough=False)} (environment data dir: {wordnet_data_dir()})")
     print(f"cache: {cache_dir()}")
     return 0
 
