@@ -13,6 +13,8 @@ JOBS ?= auto
 # OFFLINE=auto: use `unshare` if it works, else run normally; OFFLINE=1: require it; OFFLINE=0: never.
 OFFLINE ?= auto
 STAMP := $(VENV)/.course-installed
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
 .PHONY: setup lab test lint unit notebooks data student-notebooks html budget clean help
 
@@ -39,7 +41,7 @@ data: $(STAMP)
 setup: $(STAMP) data
 
 lab: setup
-	$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) --notebook-dir=notebooks
+	$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) --notebook-dir=notebooks $(ALLOW_ROOT)
 
 lint: setup
 	$(BIN)/ruff check .

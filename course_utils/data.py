@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "WordNetUnavailable",
+    "lexnames_text",
     "wordnet_data_dir",
     "wordnet_is_installed",
     "install_wordnet",

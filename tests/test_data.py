@@ -91,7 +91,8 @@ def test_install_wordnet_order_present_download_build_error(tmp_path, monkeypatc
 
 def test_wordnet_is_installed_in_this_environment():
     # `make test` runs `python -m course_utils.data install` first; nltk must then work as usual.
-    assert data.wordnet_is_installed(thorough=False)
+    assert data.wordnet_is_installed(thorough=False) and data.wordnet_is_installed(thorough=True)
+    assert data.wordnet_data_dir() == Path(sys.prefix) / "nltk_data"
     out = subprocess.run([sys.executable, "-m", "course_utils.data", "status"], capture_output=True, text=True)
     assert out.returncode == 0 and "WordNet installed: True" in out.stdout
 
@@ -117,7 +118,9 @@ def test_wiki_split_is_whole_articles_disjoint_and_reproducible():
 
 
 def test_cache_is_written_once_and_reused(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    assert data.cache_dir() == tmp_path / "cache" and (tmp_path / "cache").is_dir()
+    tmp_path = tmp_path / "cache"
     builds = []
     assert data._cached("thing", lambda: builds.append(1) or {"a": [1, 2]}) == {"a": [1, 2]}
     assert data._cached("thing", lambda: builds.append(1) or {"a": [3]}) == {"a": [1, 2]}
