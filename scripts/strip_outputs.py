@@ -1,7 +1,7 @@
 """Strip notebook outputs, keeping those of cells tagged ``nbval-check-output`` (their reference output).
 
 Usage: ``python scripts/strip_outputs.py notebooks/*.ipynb`` (``--check`` only reports, exit 1 if dirty).
-Execution counts and volatile metadata are cleared too, so diffs show only real changes.
+Execution counts of stripped cells and volatile metadata are cleared too, so diffs show only real changes.
 """
 
 from __future__ import annotations
@@ -16,29 +16,32 @@ CHECKED = "nbval-check-output"
 
 
 def strip(notebook: nbformat.NotebookNode) -> bool:
-    """Strip ``notebook`` in place; return True when anything changed."""
+    """Strip ``notebook`` in place; return True when anything changed.
+
+    Kept (checked) cells keep an execution count: nbval refuses a reference cell that has outputs but
+    no count ("unrun reference cell"), so one is given where it is missing.
+    """
     changed = False
+    kept = 0
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
         keep = CHECKED in cell.metadata.get("tags", [])
-        if cell.get("execution_count") is not None and not keep:
-            cell.execution_count = None
-            changed = True
-        if cell.outputs and not keep:
-            cell.outputs = []
-            changed = True
+        if keep:
+            kept += 1
+            if cell.outputs and cell.get("execution_count") is None:
+                cell.execution_count = kept
+                changed = True
+        else:
+            if cell.get("execution_count") is not None:
+                cell.execution_count = None
+                changed = True
+            if cell.outputs:
+                cell.outputs = []
+                changed = True
         for volatile in ("execution", "collapsed", "scrolled"):
             if volatile in cell.metadata:
                 del cell.metadata[volatile]
-                changed = True
-        if keep:
-            for output in cell.outputs:
-                if "execution_count" in output and output["execution_count"] is not None:
-                    output["execution_count"] = None
-                    changed = True
-            if cell.execution_count is not None:
-                cell.execution_count = None
                 changed = True
     if "widgets" in notebook.metadata:
         del notebook.metadata["widgets"]

@@ -69,6 +69,7 @@ class TestNotebook:
                 assert cell.execution_count is None, f"cell {number} stores an execution count"
             else:
                 assert cell.outputs, f"cell {number} is tagged {CHECKED} but stores no reference output"
+                assert cell.execution_count is not None, f"cell {number}: nbval needs an execution count"
 
     def test_setup_cell_seeds_and_reports_the_device(self, path):
         code = [c.source for c in self.load(path).cells if c.cell_type == "code"]

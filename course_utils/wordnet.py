@@ -1,0 +1,718 @@
+"""WordNet: a hand-built thesaurus of word senses, and what it cannot tell us (notebook 01).
+
+Idea. WordNet (Miller 1995, "WordNet: a lexical database for English", CACM 38(11)) groups the senses of
+English nouns, verbs, adjectives and adverbs into *synsets* (sets of synonymous lemmas with a gloss) and
+links them by relations such as hypernymy ("a panda *is a* procyonid"). Following hypernyms climbs to a
+root (``entity.n.01`` for nouns), which gives similarity measures between senses:
+
+* path:            sim(a, b) = 1 / (1 + d(a, b)), with d the shortest is-a path length (in edges);
+* Wu–Palmer:       sim(a, b) = 2·depth(lcs) / (depth(a) + depth(b)), lcs the lowest common subsumer
+  (Wu & Palmer 1994; nltk counts depths from 1 at the root);
+* Leacock–Chodorow: sim(a, b) = −log( (d(a, b) + 1) / (2·D) ), D the depth of the taxonomy of that part
+  of speech, so both senses must have the same part of speech (Leacock & Chodorow 1998).
+
+A *word* similarity is the largest similarity over all pairs of its senses (Resnik 1995).
+
+The limits measured here: the share of corpus word types and of tokens with no synset at all,
+|M| / |V| and sum_{w in M} c(w) / sum_{w in V} c(w) for vocabulary V, missing words M and counts c
+(WordNet has no function words, few names, no numbers beyond small ones, no coinages after 2006);
+what kinds of words are missing; polysemy (frequent words have many senses, and an entry cannot say
+which one a sentence means); and synonyms that fit only some contexts ("proficient" for "good").
+
+Everything goes through ``nltk.corpus.wordnet`` (WordNet 3.0, installed by ``python -m
+course_utils.data install``). Unknown words raise ``KeyError`` naming the word.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from course_utils.data import tokenize
+
+if TYPE_CHECKING:
+    from nltk.corpus.reader.wordnet import Synset
+
+__all__ = [
+    "POS_NAMES",
+    "FUNCTION_WORDS",
+    "MISSING_KINDS",
+    "Sense",
+    "SenseExample",
+    "Coverage",
+    "SimilarityRow",
+    "get_synset",
+    "synsets_of",
+    "senses",
+    "senses_by_pos",
+    "hypernym_closure",
+    "hypernym_paths",
+    "hypernym_chain",
+    "synset_similarity",
+    "path_distance",
+    "word_similarity",
+    "similarity_table",
+    "similarity_matrix",
+    "PairEvaluation",
+    "evaluate_pairs",
+    "lookup_form",
+    "has_synset",
+    "coverage",
+    "capitalisation_rates",
+    "classify_missing",
+    "missing_by_kind",
+    "polysemy",
+    "synonyms_by_sense",
+    "senses_with_synonym",
+    "contexts",
+    "substitute",
+    "sense_examples",
+    "describe_word",
+    "plot_hypernym_tree",
+    "show_word",
+]
+
+# nltk's one-letter parts of speech; "s" is an adjective satellite (an adjective sense defined by its
+# similarity to a head adjective, e.g. adept.s.01 is similar to skilled.a.01).
+POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective satellite", "r": "adverb"}
+MEASURES = ("path", "wup", "lch")
+
+# Closed-class English words (determiners, pronouns, prepositions, conjunctions, auxiliaries, modals,
+# particles). WordNet covers only the four open classes, so these are missing by design, except where a
+# homograph happens to be in it ("in" as inch or Indiana, "he" as helium, "us" as United States).
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those some any each every either neither no all both half such what which
+    whose who whom whoever whatever whichever i me my mine myself you your yours yourself yourselves he him
+    his himself she her hers herself it its itself we us our ours ourselves they them their theirs
+    themselves one ones oneself someone somebody something anyone anybody anything everyone everybody
+    everything nobody nothing none others another other
+    of to in on at by for with from into onto upon about above across after against along amid among
+    amongst around as before behind below beneath beside besides between beyond despite down during
+    except inside like near off out outside over past per since than through throughout till toward
+    towards under underneath unlike until up via within without
+    and or but nor so yet because although though while whereas whether if unless once when whenever
+    where wherever why how then also
+    be am is are was were been being have has had having do does did doing done will would shall should
+    can could may might must ought cannot
+    not there here just very too""".split()
+)
+
+MISSING_KINDS = (
+    "function word",
+    "number",
+    "contraction",
+    "hyphenated compound",
+    "name or acronym",
+    "other (jargon, new compounds, slang, typos)",
+)
+_NUMBER = re.compile(r"^\d+(?:[.,:]\d+)*(?:st|nd|rd|th|s)?$")
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+")
+
+
+def _wn():
+    from nltk.corpus import wordnet as wn
+
+    return wn
+
+
+def _check_word(word: object) -> str:
+    if not isinstance(word, str):
+        raise TypeError(f"a word must be a string, got {type(word).__name__}")
+    cleaned = word.strip().lower().replace(" ", "_")
+    if not cleaned:
+        raise ValueError("the word is empty")
+    return cleaned
+
+
+def _check_pos(pos: str | None) -> str | None:
+    if pos is not None and pos not in POS_NAMES:
+        raise ValueError(f"unknown part of speech {pos!r}; use one of {sorted(POS_NAMES)} or None")
+    return pos
+
+
+def get_synset(synset: str | Synset) -> Synset:
+    """The nltk ``Synset`` for a name such as ``"panda.n.01"`` (a Synset is returned as it is).
+
+    Raises ``KeyError`` naming the synset when WordNet has no such sense.
+    """
+    from nltk.corpus.reader.wordnet import Synset, WordNetError
+
+    if isinstance(synset, Synset):
+        return synset
+    if not isinstance(synset, str):
+        raise TypeError(f"expected a synset name like 'dog.n.01' or a Synset, got {type(synset).__name__}")
+    if not re.fullmatch(r".+\.[nvasr]\.\d+", synset.strip()):
+        raise ValueError(f"{synset!r} is not a synset name of the form lemma.pos.nn (e.g. 'dog.n.01')")
+    try:
+        return _wn().synset(synset.strip())
+    except (WordNetError, ValueError, KeyError):
+        raise KeyError(f"WordNet has no synset {synset!r}") from None
+
+
+def synsets_of(word: str, pos: str | None = None) -> list[Synset]:
+    """All synsets of ``word`` (any inflection, found with WordNet's morphy), optionally of one POS.
+
+    ``pos`` is one of ``n v a s r`` (``"a"`` includes adjective satellites, as in nltk). Raises
+    ``KeyError`` naming the word when it has no synset (of that part of speech).
+    """
+    cleaned = _check_word(word)
+    _check_pos(pos)
+    found = _wn().synsets(cleaned, pos="a" if pos == "s" else pos)
+    if pos == "s":
+        found = [s for s in found if s.pos() == "s"]
+    if not found:
+        where = f" as a {POS_NAMES[pos]}" if pos else ""
+        raise KeyError(f"WordNet has no synset for {word!r}{where}")
+    return found
+
+
+@dataclass(frozen=True)
+class Sense:
+    """One synset of a word: its name, part of speech, lemmas, gloss and example sentences."""
+
+    synset: str
+    pos: str
+    lemmas: tuple[str, ...]
+    definition: str
+    examples: tuple[str, ...]
+
+
+def _sense(synset: Synset) -> Sense:
+    return Sense(synset.name(), POS_NAMES[synset.pos()], tuple(synset.lemma_names()),
+                 synset.definition(), tuple(synset.examples()))
+
+
+def senses(word: str, pos: str | None = None) -> list[Sense]:
+    """The senses of ``word`` in WordNet's order (most frequent first within each part of speech)."""
+    return [_sense(s) for s in synsets_of(word, pos)]
+
+
+def senses_by_pos(word: str) -> dict[str, list[Sense]]:
+    """The senses of ``word`` grouped by part-of-speech name ("noun", "adjective satellite", ...)."""
+    grouped: dict[str, list[Sense]] = {}
+    for sense in senses(word):
+        grouped.setdefault(sense.pos, []).append(sense)
+    return grouped
+
+
+def _parents(synset: Synset) -> list[Synset]:
+    # Instances ("einstein.n.01" is an instance of physicist) have instance hypernyms instead.
+    return synset.hypernyms() + synset.instance_hypernyms()
+
+
+def hypernym_closure(synset: str | Synset) -> list[str]:
+    """Every ancestor of ``synset`` by (instance) hypernymy, nearest first, as nltk's ``closure`` lists them."""
+    start = get_synset(synset)
+    return [s.name() for s in start.closure(_parents)]
+
+
+def hypernym_paths(synset: str | Synset) -> list[list[str]]:
+    """Every is-a path from ``synset`` up to a root: ``[[synset, parent, ..., root], ...]``."""
+    start = get_synset(synset)
+    return [[s.name() for s in reversed(path)] for path in start.hypernym_paths()]
+
+
+def hypernym_chain(synset: str | Synset) -> list[str]:
+    """The path from ``synset`` to its root that always follows the first listed (instance) hypernym."""
+    current = get_synset(synset)
+    chain = [current.name()]
+    while parents := _parents(current):
+        current = parents[0]
+        chain.append(current.name())
+    return chain
+
+
+@lru_cache(maxsize=200_000)
+def _ancestor_distances(name: str) -> dict[str, int]:
+    """Shortest number of is-a edges from synset ``name`` to each of its ancestors (itself at 0)."""
+    distances: dict[str, int] = {}
+    queue = deque([(_wn().synset(name), 0)])
+    while queue:
+        synset, depth = queue.popleft()
+        if synset.name() in distances:
+            continue
+        distances[synset.name()] = depth
+        queue.extend((parent, depth + 1) for parent in _parents(synset))
+    return distances
+
+
+def path_distance(first: str | Synset, second: str | Synset) -> int:
+    """Length in edges of the shortest is-a path between two synsets, through a common ancestor.
+
+    Nouns share one root (``entity.n.01``). Verbs have many separate trees; as nltk does, a synset that
+    is not a noun is joined to the others through a simulated root one edge above its highest ancestor.
+    Ancestor distances are cached, so many comparisons are fast (nltk recomputes them on every call).
+    """
+    a, b = get_synset(first), get_synset(second)
+    if a == b:
+        return 0
+    da, db = _ancestor_distances(a.name()), _ancestor_distances(b.name())
+    common = da.keys() & db.keys()
+    if common:
+        return min(da[s] + db[s] for s in common)
+    if a.pos() != "n" or b.pos() != "n":
+        return (max(da.values()) + 1) + (max(db.values()) + 1)
+    raise ValueError(f"no is-a path links {a.name()} and {b.name()}")  # pragma: no cover - one noun root
+
+
+def synset_similarity(first: str | Synset, second: str | Synset, measure: str = "path") -> float:
+    """Similarity of two synsets by ``measure``: ``"path"``, ``"wup"`` (Wu–Palmer) or ``"lch"``.
+
+    Only nouns and verbs have an is-a hierarchy: for an adjective or adverb sense nltk would still return
+    a number (through a simulated root), which means nothing, so this raises ``ValueError`` instead.
+    Leacock–Chodorow also needs both senses to have the same part of speech.
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"unknown similarity measure {measure!r}; use one of {MEASURES}")
+    a, b = get_synset(first), get_synset(second)
+    for synset in (a, b):
+        if synset.pos() not in ("n", "v"):
+            raise ValueError(f"{synset.name()} is an {POS_NAMES[synset.pos()]}: only nouns and verbs have "
+                             "hypernyms, so is-a similarity is undefined")
+    if measure == "lch" and a.pos() != b.pos():
+        raise ValueError(f"Leacock–Chodorow needs the same part of speech: {a.name()} vs {b.name()}")
+    value = {"path": a.path_similarity, "wup": a.wup_similarity, "lch": a.lch_similarity}[measure](b)
+    if value is None or not math.isfinite(value):  # pragma: no cover - nltk joins trees by a fake root
+        raise ValueError(f"{measure} similarity is undefined for {a.name()} and {b.name()} (no is-a path)")
+    return float(value)
+
+
+def word_similarity(first: str, second: str, measure: str = "path", pos: str = "n") -> float:
+    """The largest ``measure`` similarity over all pairs of senses of two words with part of speech ``pos``.
+
+    Raises ``KeyError`` naming a word without senses of that part of speech, and ``ValueError`` when no
+    pair of senses is connected.
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"unknown similarity measure {measure!r}; use one of {MEASURES}")
+    if _check_pos(pos) not in ("n", "v"):
+        raise ValueError(f"word_similarity needs pos 'n' or 'v' (only they have hypernyms), got {pos!r}")
+    senses_a, senses_b = synsets_of(first, pos), synsets_of(second, pos)
+    best = None
+    for a in senses_a:
+        for b in senses_b:
+            if measure == "path":
+                value = 1.0 / (1.0 + path_distance(a, b))
+            else:
+                try:
+                    value = synset_similarity(a, b, measure)
+                except ValueError:
+                    value = None
+            if value is not None and (best is None or value > best):
+                best = value
+    if best is None:
+        raise ValueError(f"no {measure} similarity between any senses of {first!r} and {second!r}")
+    return best
+
+
+@dataclass(frozen=True)
+class SimilarityRow:
+    """Word-pair similarities by each measure (the maximum over sense pairs, measured separately)."""
+
+    first: str
+    second: str
+    path: float
+    wup: float
+    lch: float
+
+
+def similarity_table(pairs: Sequence[tuple[str, str]], pos: str = "n") -> list[SimilarityRow]:
+    """Path, Wu–Palmer and Leacock–Chodorow similarity for each word pair (same part of speech ``pos``)."""
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("similarity_table needs at least one word pair")
+    rows = []
+    for pair in pairs:
+        if len(pair) != 2:
+            raise ValueError(f"each pair must hold two words, got {pair!r}")
+        first, second = pair
+        rows.append(SimilarityRow(first, second, *(word_similarity(first, second, m, pos) for m in MEASURES)))
+    return rows
+
+
+def similarity_matrix(words: Sequence[str], measure: str = "path", pos: str = "n") -> np.ndarray:
+    """The (len(words), len(words)) matrix of word similarities, e.g. for ``plotting.plot_heatmap``."""
+    words = list(words)
+    if not words:
+        raise ValueError("similarity_matrix needs at least one word")
+    matrix = np.empty((len(words), len(words)))
+    for i, first in enumerate(words):
+        for j in range(i, len(words)):
+            matrix[i, j] = matrix[j, i] = word_similarity(first, words[j], measure, pos)
+    return matrix
+
+
+@dataclass(frozen=True)
+class PairEvaluation:
+    """Spearman correlation of WordNet similarities with human scores over the pairs WordNet covers."""
+
+    spearman: float
+    covered: int
+    total: int
+
+
+def evaluate_pairs(pairs: Sequence[tuple[str, str, float]], measure: str = "path", pos: str = "n") -> PairEvaluation:
+    """Correlate ``word_similarity`` with human judgements (WordSim-353, SimLex-999 from ``course_utils.data``).
+
+    Pairs with a word that has no sense of part of speech ``pos`` are skipped and counted as uncovered.
+    """
+    from scipy.stats import spearmanr
+
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("evaluate_pairs needs at least one (word, word, score) triple")
+    predicted, human = [], []
+    for triple in pairs:
+        if len(triple) != 3:
+            raise ValueError(f"each pair must be (word, word, score), got {triple!r}")
+        first, second, score = triple
+        try:
+            predicted.append(word_similarity(first, second, measure, pos))
+        except (KeyError, ValueError):
+            continue
+        human.append(float(score))
+    if len(predicted) < 3:
+        raise ValueError(f"only {len(predicted)} of {len(pairs)} pairs are covered; need at least 3 to correlate")
+    if len(set(predicted)) == 1 or len(set(human)) == 1:
+        raise ValueError("the similarities or the human scores are all equal: the correlation is undefined")
+    return PairEvaluation(float(spearmanr(predicted, human).statistic), len(predicted), len(pairs))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Coverage of a corpus
+# ---------------------------------------------------------------------------------------------------
+
+
+def lookup_form(token: str, *, strip_possessive: bool = True) -> str:
+    """The form looked up in WordNet: lower-cased, with a possessive ``'s`` (or final ``'``) removed.
+
+    "australia's" → "australia"; "it's" and "he's" stay whole (contractions of function words, which
+    would otherwise find helium for "he").
+    """
+    form = _check_word(token)
+    if strip_possessive:
+        stripped = _POSSESSIVE.sub("", form)
+        if stripped and stripped not in FUNCTION_WORDS:
+            form = stripped
+    return form
+
+
+@lru_cache(maxsize=500_000)
+def _known(form: str) -> bool:
+    return bool(_wn().synsets(form))
+
+
+def has_synset(token: str, *, strip_possessive: bool = True) -> bool:
+    """True when WordNet has a synset for ``token`` or one of its inflections ("dogs" → dog, "ran" → run)."""
+    return _known(lookup_form(token, strip_possessive=strip_possessive))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a corpus WordNet knows. ``missing`` lists the unknown types, most frequent first."""
+
+    n_types: int
+    n_tokens: int
+    missing: list[tuple[str, int]] = field(repr=False)
+
+    @property
+    def missing_types(self) -> int:
+        return len(self.missing)
+
+    @property
+    def missing_tokens(self) -> int:
+        return sum(count for _, count in self.missing)
+
+    @property
+    def type_share_missing(self) -> float:
+        """Share of distinct word types with no synset."""
+        return self.missing_types / self.n_types
+
+    @property
+    def token_share_missing(self) -> float:
+        """Share of running tokens with no synset (frequent words weigh more)."""
+        return self.missing_tokens / self.n_tokens
+
+
+def _count_tokens(corpus: Iterable[Sequence[str]]) -> Counter:
+    counts: Counter[str] = Counter()
+    for document in corpus:
+        if isinstance(document, str):
+            raise TypeError("expected a tokenised corpus (a list of token lists), got a string as a document")
+        counts.update(document)
+    if not counts:
+        raise ValueError("the corpus is empty: it has no tokens")
+    return counts
+
+
+def coverage(corpus: Iterable[Sequence[str]], *, strip_possessive: bool = True) -> Coverage:
+    """Count the word types and tokens of a tokenised corpus that have no synset in WordNet."""
+    counts = _count_tokens(corpus)
+    missing = [(word, n) for word, n in counts.items() if not has_synset(word, strip_possessive=strip_possessive)]
+    missing.sort(key=lambda item: (-item[1], item[0]))
+    return Coverage(len(counts), sum(counts.values()), missing)
+
+
+def capitalisation_rates(documents: Iterable[str]) -> dict[str, float]:
+    """For each lower-cased word of raw ``documents``, the share of its occurrences written capitalised.
+
+    Sentence-initial occurrences are left out (everything is capitalised there) unless a word occurs
+    only sentence-initially. A rate near 1 marks a name or an acronym ("Qantas", "HIH").
+    """
+    inside: Counter[str] = Counter()
+    inside_capital: Counter[str] = Counter()
+    initial: Counter[str] = Counter()
+    initial_capital: Counter[str] = Counter()
+    seen_any = False
+    for document in documents:
+        if not isinstance(document, str):
+            raise TypeError(f"documents must be raw strings, got {type(document).__name__}")
+        for sentence in _SENTENCE_END.split(document):
+            for position, token in enumerate(tokenize(sentence, lowercase=False)):
+                seen_any = True
+                lower, capital = token.lower(), token[:1].isupper()
+                if position == 0:
+                    initial[lower] += 1
+                    initial_capital[lower] += capital
+                else:
+                    inside[lower] += 1
+                    inside_capital[lower] += capital
+    if not seen_any:
+        raise ValueError("the documents are empty: no words to measure capitalisation on")
+    rates = {word: initial_capital[word] / n for word, n in initial.items()}
+    rates.update({word: inside_capital[word] / n for word, n in inside.items()})
+    return rates
+
+
+def classify_missing(word: str, capital_rates: dict[str, float] | None = None) -> str:
+    """Say what kind of word WordNet lacks: one of :data:`MISSING_KINDS`.
+
+    Tried in order (after removing a possessive ``'s``): function word, number, contraction (an
+    apostrophe left: "don't", "it's"), hyphenated compound, name or acronym (capitalised in at least half
+    its occurrences, when ``capital_rates`` from :func:`capitalisation_rates` is given), else other:
+    jargon, new compounds, slang, typos, foreign words (and, without capitalisation data, names).
+    """
+    form = lookup_form(word)  # "sharon's" is classified as "sharon"
+    if form in FUNCTION_WORDS:
+        return MISSING_KINDS[0]
+    if _NUMBER.match(form):
+        return MISSING_KINDS[1]
+    if "'" in form or "’" in form:
+        return MISSING_KINDS[2]
+    if "-" in form:
+        return MISSING_KINDS[3]
+    if capital_rates is not None and capital_rates.get(form, 0.0) >= 0.5:
+        return MISSING_KINDS[4]
+    return MISSING_KINDS[5]
+
+
+def missing_by_kind(result: Coverage, capital_rates: dict[str, float] | None = None) -> dict[str, list[tuple[str, int]]]:
+    """The missing types of a :class:`Coverage` grouped by :func:`classify_missing`, most frequent first.
+
+    Every kind of :data:`MISSING_KINDS` is a key (possibly with an empty list).
+    """
+    if not isinstance(result, Coverage):
+        raise TypeError(f"missing_by_kind expects a Coverage from coverage(), got {type(result).__name__}")
+    grouped: dict[str, list[tuple[str, int]]] = {kind: [] for kind in MISSING_KINDS}
+    for word, count in result.missing:
+        grouped[classify_missing(word, capital_rates)].append((word, count))
+    return grouped
+
+
+def polysemy(corpus: Iterable[Sequence[str]], top: int = 50, *, content_words_only: bool = True) -> list[tuple[str, int, int]]:
+    """The ``top`` most frequent word types that WordNet knows, as (word, corpus count, number of senses).
+
+    Function words and numbers are skipped by default: their "senses" are accidental homographs
+    ("in" = inch). Senses are counted over all parts of speech, inflections included ("said" → say).
+    """
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    counts = _count_tokens(corpus)
+    rows = []
+    for word, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        form = lookup_form(word)
+        if content_words_only and (form in FUNCTION_WORDS or _NUMBER.match(form)):
+            continue
+        if _known(form):
+            rows.append((word, count, len(_wn().synsets(form))))
+            if len(rows) == top:
+                break
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# Synonyms and contexts
+# ---------------------------------------------------------------------------------------------------
+
+
+def synonyms_by_sense(word: str, pos: str | None = None) -> dict[str, tuple[str, ...]]:
+    """For each sense of ``word``, the other lemmas of its synset (its synonyms *in that sense*)."""
+    target = _check_word(word)
+    result = {}
+    for synset in synsets_of(word, pos):
+        result[synset.name()] = tuple(l for l in synset.lemma_names() if l.lower() != target)
+    return result
+
+
+def senses_with_synonym(word: str, synonym: str) -> list[str]:
+    """The synsets of ``word`` that also list ``synonym`` as a lemma (empty when they share none)."""
+    other = _check_word(synonym)
+    return [s.name() for s in synsets_of(word) if other in {l.lower() for l in s.lemma_names()}]
+
+
+def contexts(corpus: Iterable[Sequence[str]], word: str, window: int = 4, limit: int | None = None) -> list[tuple[list[str], str, list[str]]]:
+    """Concordance: every occurrence of ``word`` as (left context, word, right context) of ``window`` tokens."""
+    target = _check_word(word)
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1 or None, got {limit}")
+    found = []
+    any_tokens = False
+    for document in corpus:
+        if isinstance(document, str):
+            raise TypeError("expected a tokenised corpus (a list of token lists), got a string as a document")
+        any_tokens = any_tokens or bool(document)
+        for i, token in enumerate(document):
+            if token == target:
+                found.append((list(document[max(0, i - window) : i]), token, list(document[i + 1 : i + 1 + window])))
+                if limit is not None and len(found) == limit:
+                    return found
+    if not any_tokens:
+        raise ValueError("the corpus is empty: it has no tokens")
+    return found
+
+
+def substitute(context: tuple[Sequence[str], str, Sequence[str]], replacement: str) -> str:
+    """One concordance line with the word replaced by ``replacement`` in brackets: ``"a [proficient] year"``."""
+    left, _, right = context
+    replacement = _check_word(replacement).replace("_", " ")
+    return " ".join([*left, f"[{replacement}]", *right])
+
+
+@dataclass(frozen=True)
+class SenseExample:
+    """A WordNet example sentence for one sense, with the target word located in its tokens.
+
+    ``tokens`` come from :func:`course_utils.data.tokenize` (lower-case); ``tokens[position]`` is the
+    first occurrence of the word or of one of its inflections.
+    """
+
+    synset: str
+    definition: str
+    sentence: str
+    tokens: list[str]
+    position: int
+
+
+def _base_forms(token: str) -> set[str]:
+    wn = _wn()
+    forms = {token}
+    for pos in ("n", "v", "a", "r"):
+        forms.update(wn._morphy(token, pos))  # all analyses: "saw" → saw, see
+    return forms
+
+
+def sense_examples(word: str, pos: str | None = None) -> list[SenseExample]:
+    """WordNet's example sentences, per sense of ``word``, that actually contain the word (or an inflection).
+
+    Examples that show another lemma of the synset ("he cashed a check at the bank" belongs to
+    depository_financial_institution.n.01 and contains "bank", so it is kept; "She deposits her
+    paycheck" for a sense of "bank" is not) are dropped. Order: WordNet's sense order, then example order.
+    """
+    target = _check_word(word)
+    found = []
+    for synset in synsets_of(word, pos):
+        for sentence in synset.examples():
+            tokens = tokenize(sentence)
+            position = next((i for i, t in enumerate(tokens) if target in _base_forms(t)), None)
+            if position is not None:
+                found.append(SenseExample(synset.name(), synset.definition(), sentence, tokens, position))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# The "type a word" widget
+# ---------------------------------------------------------------------------------------------------
+
+
+def describe_word(word: str, max_senses: int = 6) -> str:
+    """A text report of a word's senses by part of speech, with lemmas, gloss and one hypernym path."""
+    if max_senses < 1:
+        raise ValueError(f"max_senses must be at least 1, got {max_senses}")
+    lines = []
+    for pos_name, group in senses_by_pos(word).items():
+        lines.append(f"{pos_name} ({len(group)} sense{'s' * (len(group) != 1)})")
+        for sense in group[:max_senses]:
+            lines.append(f"  {sense.synset:<28} {', '.join(sense.lemmas)}")
+            lines.append(f"      {sense.definition}")
+            path = hypernym_paths(sense.synset)[0]
+            if len(path) > 1:
+                lines.append("      is a: " + " → ".join(name.split(".")[0] for name in path[1:]))
+        if len(group) > max_senses:
+            lines.append(f"  ... and {len(group) - max_senses} more")
+    return "\n".join(lines)
+
+
+def plot_hypernym_tree(synsets: Sequence[str | Synset], *, ax=None, title: str | None = None):
+    """Draw the hypernym paths of ``synsets`` as a tree: the root on top, the given senses at the bottom."""
+    import matplotlib.pyplot as plt
+
+    synsets = [get_synset(s).name() for s in synsets]
+    if not synsets:
+        raise ValueError("plot_hypernym_tree needs at least one synset")
+    depth: dict[str, int] = {}
+    edges: set[tuple[str, str]] = set()
+    for name in synsets:
+        for path in hypernym_paths(name):
+            top_down = list(reversed(path))
+            for level, node in enumerate(top_down):
+                depth[node] = max(depth.get(node, level), level)  # below every parent
+            edges.update(zip(top_down, top_down[1:]))
+    layers: dict[int, list[str]] = {}
+    for node in sorted(depth, key=lambda n: (depth[n], n)):
+        layers.setdefault(depth[node], []).append(node)
+    parents: dict[str, list[str]] = {}
+    for parent, child in edges:
+        parents.setdefault(child, []).append(parent)
+    position: dict[str, tuple[float, float]] = {}
+    for level in sorted(layers):
+        # place each node under the mean position of its parents, so that fewer edges cross
+        def under_parents(node: str) -> tuple[float, str]:
+            placed = [position[p][0] for p in parents.get(node, []) if p in position]
+            return (sum(placed) / len(placed) if placed else 0.0, node)
+
+        nodes = sorted(layers[level], key=under_parents)
+        for k, node in enumerate(nodes):
+            position[node] = (k - (len(nodes) - 1) / 2, -level)
+    if ax is None:
+        width = max(len(nodes) for nodes in layers.values())
+        _, ax = plt.subplots(figsize=(min(3 + 2.2 * width, 14), 0.45 * len(layers) + 1))
+    for parent, child in edges:
+        (x0, y0), (x1, y1) = position[parent], position[child]
+        ax.plot([x0, x1], [y0, y1], color="0.6", lw=1, zorder=1)
+    for node, (x, y) in position.items():
+        style = dict(boxstyle="round,pad=0.2", fc="#ffe9a8" if node in synsets else "#e8eef7", ec="0.5")
+        ax.text(x, y, node, ha="center", va="center", fontsize=7, bbox=style, zorder=2)
+    xs = [x for x, _ in position.values()]
+    ax.set_xlim(min(xs) - 1, max(xs) + 1)
+    ax.set_ylim(-max(layers) - 0.7, 0.7)
+    ax.set_axis_off()
+    ax.set_title(title or "Hypernym paths (root at the top)")
+    return ax
+
+
+def show_word(word: str, max_senses: int = 6, tree_senses: int = 3) -> None:
+    """Widget body: print a word's senses and hypernym paths, and draw the tree of its first noun/verb senses."""
+    print(describe_word(word, max_senses))
+    with_hypernyms = [s for s in synsets_of(word) if _parents(s)][:tree_senses]
+    if tree_senses > 0 and with_hypernyms:
+        plot_hypernym_tree(with_hypernyms, title=f"Hypernym paths of the first senses of {word!r}")
