@@ -159,9 +159,13 @@ def project_2d(vectors, *, method: str = "pca", seed: int = 0, perplexity: float
         return PCA(n_components=2, random_state=seed).fit_transform(points)
     if method == "tsne":
         from sklearn.manifold import TSNE
+        from threadpoolctl import threadpool_limits
 
         perplexity = perplexity if perplexity is not None else min(30.0, (len(points) - 1) / 3)
-        return TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(points)
+        # For the few hundred points shown here, one BLAS/OpenMP thread is fastest; more threads only
+        # contend (badly so on a busy 2-core machine).
+        with threadpool_limits(1):
+            return TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(points)
     raise ValueError(f"unknown projection method {method!r}; use 'pca' or 'tsne'")
 
 
