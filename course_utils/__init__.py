@@ -15,6 +15,7 @@ Modules follow the course order; a notebook imports what it teaches from here, a
 ``elmo``           character encoder, biLM, scalar mix (04)
 ``attention``      scaled dot-product, masks, multi-head, positions (05)
 ``transformer``    blocks, encoder, decoder, encoder-decoder, decoding (06)
+``translation_task`` the code-generated digits → English words task (06)
 =================  ==========================================================
 
 Glossary of tensor names used in shape comments::
