@@ -1,0 +1,579 @@
+"""Tests for course_utils.elmo: shapes through every module, the direction of information flow in the
+biLM (perturbation tests), ScalarMix, n-gram baselines, save/load, bad input, and the pre-training script."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from course_utils import elmo
+from course_utils.data import Vocabulary
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and do not fight other processes for shared cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+SENTENCES = [
+    "the bank of the river was steep".split(),
+    "she went to the bank to deposit money".split(),
+    "the plant grows in the garden".split(),
+    "workers at the plant make cars".split(),
+]
+
+
+def tiny_setup(num_layers: int = 2, hidden_size: int = 24, dropout: float = 0.0, seed: int = 0):
+    torch.manual_seed(seed)
+    chars, words = elmo.build_vocabularies(SENTENCES, vocab_size=20, char_min_count=1, max_chars=10)
+    config = elmo.ElmoConfig(len(chars), len(words), max_chars=10, char_dim=4, filters=((1, 4), (2, 6), (3, 6)),
+                             token_dim=8, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+    model = elmo.ElmoBiLM(config).eval()
+    return model, chars, words
+
+
+def batch_for(sentences, chars, words):
+    corpus = elmo.encode_corpus(sentences, chars, words)
+    windows = [(i, 0, len(s)) for i, s in enumerate(sentences)]
+    return corpus, elmo.make_batch(corpus, windows)
+
+
+# --- configuration and characters ---------------------------------------------------------------
+
+
+def test_config_validates_and_round_trips():
+    config = elmo.ElmoConfig(50, 100, filters=[[1, 4], [3, 5]])
+    assert config.filters == ((1, 4), (3, 5))
+    assert config.representation_dim == 2 * config.token_dim
+    assert elmo.ElmoConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match="hidden_size"):
+        elmo.ElmoConfig(50, 100, token_dim=64, hidden_size=32)
+    with pytest.raises(ValueError, match="filter"):
+        elmo.ElmoConfig(50, 100, max_chars=5, filters=((6, 4),))
+    with pytest.raises(ValueError, match="vocab_size"):
+        elmo.ElmoConfig(50, 0)
+    with pytest.raises(ValueError, match="dropout"):
+        elmo.ElmoConfig(50, 10, dropout=1.0)
+
+
+def test_character_vocabulary_encoding_and_unknown_characters():
+    chars = elmo.CharacterVocabulary(list("abc"), max_chars=6)
+    P, U, B, E = chars.PAD, chars.UNK, chars.BOW, chars.EOW
+    a, b, c = (chars.encode_token(x)[1] for x in "abc")
+    assert chars.encode_token("ab") == [B, a, b, E, P, P]
+    assert chars.encode_token("abcabc") == [B, a, b, c, a, E]  # cut after max_chars - 2 characters
+    assert chars.encode_token("<bos>") == [B, chars.BOS_CHAR, E, P, P, P]
+    assert chars.encode_token("<eos>") == [B, chars.EOS_CHAR, E, P, P, P]
+    # Unknown characters: mapped to <unk-char> by default, or a KeyError that names them.
+    assert chars.encode_token("a☃") == [B, a, U, E, P, P]
+    with pytest.raises(KeyError, match="☃"):
+        chars.encode_token("a☃", unknown="error")
+    assert chars.encode_tokens(["a", "bc"]).shape == (2, 6)
+    assert chars.encode_tokens([]).shape == (0, 6)
+    with pytest.raises(ValueError, match="non-empty"):
+        chars.encode_token("")
+    with pytest.raises(ValueError, match="without spaces"):
+        chars.encode_token("two words")
+    with pytest.raises(TypeError, match="strings"):
+        chars.encode_token(3)
+    with pytest.raises(TypeError, match="list of tokens"):
+        chars.encode_tokens("abc")
+    with pytest.raises(ValueError, match="duplicates"):
+        elmo.CharacterVocabulary(["a", "a"])
+
+
+def test_character_vocabulary_from_corpus_keeps_frequent_characters():
+    chars = elmo.CharacterVocabulary.from_corpus([["zzz", "éé"], ["é"]], min_count=3, always="ab")
+    assert chars.characters == ["z", "é", "a", "b"]
+    assert len(chars) == 6 + 4
+
+
+# --- shapes through every module ---------------------------------------------------------------
+
+
+def test_highway_shapes_and_initial_carry():
+    highway = elmo.Highway(6, layers=2)
+    x = torch.randn(3, 4, 6)
+    assert highway(x).shape == (3, 4, 6)
+    # The gate bias starts negative, so the layer starts close to the identity ("carry").
+    gate = torch.sigmoid(highway.layers[0].bias[6:])
+    assert torch.all(gate < 0.5)
+
+
+def test_character_encoder_shapes_and_context_free():
+    model, chars, _ = tiny_setup()
+    ids = torch.from_numpy(chars.encode_tokens(["the", "bank", "unseenword", "the"])).unsqueeze(0)
+    out = model.encoder(ids)
+    assert out.shape == (1, 4, 8)
+    assert torch.allclose(out[0, 0], out[0, 3])  # same spelling, same vector
+    alone = model.encoder(ids[:, 1:2])
+    assert torch.allclose(alone[0, 0], out[0, 1], atol=1e-6)  # neighbours do not matter
+    # An unseen word still gets a (finite, distinct) vector.
+    assert torch.isfinite(out).all() and not torch.allclose(out[0, 2], out[0, 1])
+
+
+def test_character_encoder_matches_a_naive_per_token_loop():
+    model, chars, _ = tiny_setup()
+    encoder = model.encoder
+    ids = torch.from_numpy(chars.encode_tokens(["bank", "river", "bank"])).unsqueeze(0)
+    x = encoder.embedding(ids[0]).transpose(1, 2)
+    pooled = torch.cat([torch.relu(conv(x)).max(dim=-1).values for conv in encoder.convolutions], dim=-1)
+    # relu and max commute (relu is monotone), so this equals relu(max(conv)).
+    expected = encoder.projection(encoder.highway(pooled))
+    assert torch.allclose(encoder(ids)[0], expected, atol=1e-6)
+
+
+def test_projected_lstm_shapes():
+    layer = elmo.ProjectedLSTM(8, 24)
+    assert layer(torch.randn(2, 5, 8)).shape == (2, 5, 8)
+    assert isinstance(elmo.ProjectedLSTM(8, 8).projection, nn.Identity)
+
+
+def test_bilm_output_shapes():
+    model, chars, words = tiny_setup(num_layers=2)
+    _, batch = batch_for(SENTENCES, chars, words)
+    longest = max(len(s) for s in SENTENCES)
+    assert batch.char_ids.shape == (4, longest + 2, 10)
+    assert batch.targets.shape == (4, longest)
+    out = model(batch.char_ids, batch.lengths)
+    assert out.layers.shape == (3, 4, longest, 16)
+    assert out.forward_logits.shape == out.backward_logits.shape == (4, longest, len(words))
+    # Layer 0 is the character encoder's vector duplicated, [x; x].
+    x = model.encoder(batch.char_ids)[:, 1:-1]
+    assert torch.allclose(out.layers[0], torch.cat([x, x], dim=-1))
+    forward, backward = model.loss(batch.char_ids, batch.targets, batch.lengths)
+    assert forward.shape == backward.shape == ()
+    assert math.isfinite(forward.detach().item()) and math.isfinite(backward.detach().item())
+
+
+def test_reverse_padded():
+    x = torch.arange(10.0).reshape(2, 5, 1)
+    lengths = torch.tensor([3, 5])
+    flipped = elmo.reverse_padded(x, lengths)
+    assert flipped[0, :, 0].tolist() == [2, 1, 0, 3, 4]
+    assert flipped[1, :, 0].tolist() == [9, 8, 7, 6, 5]
+    assert torch.equal(elmo.reverse_padded(flipped, lengths), x)
+    with pytest.raises(ValueError, match="lengths"):
+        elmo.reverse_padded(x, torch.tensor([6, 1]))
+
+
+# --- information flow: neither direction sees the word it predicts --------------------------------
+
+
+def perturbed_outputs(position: int):
+    model, chars, words = tiny_setup(num_layers=2)
+    sentence = "the bank of the river was steep".split()
+    changed = list(sentence)
+    changed[position] = "garden"
+    ids = [torch.from_numpy(chars.encode_tokens(["<bos>", *s, "<eos>"])).unsqueeze(0) for s in (sentence, changed)]
+    with torch.no_grad():
+        return model(ids[0]), model(ids[1])
+
+
+@pytest.mark.parametrize("position", [0, 3, 6])
+def test_forward_lm_never_sees_the_word_it_predicts(position):
+    a, b = perturbed_outputs(position)
+    # Predictions for words 0..position depend only on earlier words: unchanged.
+    assert torch.allclose(a.forward_logits[0, : position + 1], b.forward_logits[0, : position + 1], atol=1e-6)
+    # ...while later predictions do read the changed word (the test would catch a dead LSTM).
+    if position < 6:
+        assert not torch.allclose(a.forward_logits[0, position + 1], b.forward_logits[0, position + 1], atol=1e-4)
+
+
+@pytest.mark.parametrize("position", [0, 3, 6])
+def test_backward_lm_never_sees_the_word_it_predicts(position):
+    a, b = perturbed_outputs(position)
+    assert torch.allclose(a.backward_logits[0, position:], b.backward_logits[0, position:], atol=1e-6)
+    if position > 0:
+        assert not torch.allclose(a.backward_logits[0, position - 1], b.backward_logits[0, position - 1], atol=1e-4)
+
+
+def test_padding_does_not_change_a_sentence():
+    """A short sentence batched with a longer one gets the same outputs as alone (backward included)."""
+    model, chars, words = tiny_setup()
+    short, long_ = SENTENCES[2], SENTENCES[1]
+    _, together = batch_for([short, long_], chars, words)
+    _, alone = batch_for([short], chars, words)
+    with torch.no_grad():
+        both = model(together.char_ids, together.lengths)
+        one = model(alone.char_ids, alone.lengths)
+    n = len(short)
+    assert torch.allclose(both.layers[:, 0, :n], one.layers[:, 0], atol=1e-5)
+    assert torch.allclose(both.backward_logits[0, :n], one.backward_logits[0], atol=1e-5)
+    assert torch.allclose(both.forward_logits[0, :n], one.forward_logits[0], atol=1e-5)
+
+
+def test_contextual_layers_depend_on_both_sides_but_layer0_does_not():
+    model, chars, words = tiny_setup()
+    pre = chars.encode_tokens(["<bos>", "the", "bank", "of", "the", "river", "<eos>"])
+    post = chars.encode_tokens(["<bos>", "the", "bank", "of", "the", "money", "<eos>"])
+    with torch.no_grad():
+        a = model(torch.from_numpy(pre)[None]).layers[:, 0, 1]  # vectors of "bank"
+        b = model(torch.from_numpy(post)[None]).layers[:, 0, 1]
+    assert torch.allclose(a[0], b[0])  # layer 0: context-free
+    d = model.config.token_dim
+    assert torch.allclose(a[1, :d], b[1, :d])  # forward half has not read the changed word yet
+    assert not torch.allclose(a[1, d:], b[1, d:], atol=1e-5)  # backward half has
+
+
+# --- ScalarMix --------------------------------------------------------------------------------------
+
+
+def test_scalar_mix_weights_sum_to_one_and_match_the_formula():
+    mix = elmo.ScalarMix(3, initial_weights=[0.5, -1.0, 2.0], gamma=1.5)
+    assert torch.isclose(mix.weights.sum(), torch.tensor(1.0))
+    assert torch.all(mix.weights > 0)
+    layers = torch.randn(3, 2, 4, 6)
+    expected = 1.5 * sum(w * layer for w, layer in zip(torch.softmax(torch.tensor([0.5, -1.0, 2.0]), 0), layers))
+    assert mix(layers).shape == (2, 4, 6)
+    assert torch.allclose(mix(layers), expected, atol=1e-6)
+    assert torch.allclose(mix(list(layers)), expected, atol=1e-6)
+    # Uniform by default: the average of the layers.
+    assert torch.allclose(elmo.ScalarMix(3, gamma=1.0)(layers), layers.mean(0), atol=1e-6)
+
+
+def test_scalar_mix_learns_to_pick_a_layer():
+    torch.manual_seed(0)
+    layers = torch.randn(3, 64, 5)
+    target = layers[2] * 2.0
+    mix = elmo.ScalarMix(3)
+    optimizer = torch.optim.Adam(mix.parameters(), lr=0.1)
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss = ((mix(layers) - target) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+    assert mix.weights.argmax() == 2 and mix.weights[2] > 0.9
+    with torch.no_grad():
+        assert abs(float(mix.gamma) * float(mix.weights[2]) - 2.0) < 0.2
+
+
+def test_scalar_mix_bad_input():
+    with pytest.raises(ValueError, match="3 layers"):
+        elmo.ScalarMix(3)(torch.randn(2, 4, 6))
+    with pytest.raises(ValueError, match="initial_weights"):
+        elmo.ScalarMix(3, initial_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="num_layers"):
+        elmo.ScalarMix(0)
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+def test_bad_input_gives_clear_errors():
+    model, chars, words = tiny_setup()
+    with pytest.raises(ValueError, match="shape"):
+        model.encoder(torch.zeros(2, 3, dtype=torch.long))  # wrong number of dimensions
+    with pytest.raises(ValueError, match="max_chars|10"):
+        model.encoder(torch.zeros(1, 3, 7, dtype=torch.long))  # wrong character width
+    with pytest.raises(TypeError, match="integer"):
+        model.encoder(torch.zeros(1, 3, 10))
+    with pytest.raises(ValueError, match=r"\[0, "):
+        model.encoder(torch.full((1, 3, 10), 999, dtype=torch.long))
+    with pytest.raises(ValueError, match="empty"):
+        model(torch.from_numpy(chars.encode_tokens(["<bos>", "<eos>"]))[None])  # empty sentence
+    with pytest.raises(ValueError, match="lengths"):
+        model(torch.from_numpy(chars.encode_tokens(["<bos>", "a", "<eos>"]))[None], torch.tensor([2]))
+    _, batch = batch_for(SENTENCES[:1], chars, words)
+    with pytest.raises(ValueError, match="targets"):
+        model.loss(batch.char_ids, batch.targets[:, :-1], batch.lengths)
+    pretrained = elmo.PretrainedElmo(model, chars, words)
+    with pytest.raises(ValueError, match="empty"):
+        pretrained.embed([["the", "bank"], []])
+    with pytest.raises(TypeError, match="tokenised"):
+        pretrained.embed(["the", "bank"])
+    with pytest.raises(ValueError, match="without spaces"):
+        pretrained.embed([["the bank"]])
+    with pytest.raises(KeyError, match="☃"):
+        pretrained.embed([["snow☃"]], unknown="error")
+    assert np.isfinite(pretrained.embed([["snow☃"]])[0]).all()  # replaced by <unk-char> by default
+
+
+# --- corpus, batches, windows -----------------------------------------------------------------------
+
+
+def test_encode_corpus_and_batches():
+    chars, words = elmo.build_vocabularies(SENTENCES, vocab_size=5, char_min_count=1)
+    assert words.words[0] == "<unk>" and len(words) == 5
+    corpus = elmo.encode_corpus(SENTENCES, chars, words)
+    assert corpus.tokens == sum(len(s) for s in SENTENCES)
+    assert corpus.types[:2] == ["<bos>", "<eos>"]
+    batch = elmo.make_batch(corpus, [(0, 1, 3), (1, 0, 2)])
+    assert batch.lengths.tolist() == [3, 2]
+    expected = [words[w] if w in words else words["<unk>"] for w in SENTENCES[0][1:4]]
+    assert batch.targets[0].tolist() == expected
+    assert batch.targets[1, 2].item() == -100  # padding
+    assert batch.char_ids[0, 0].tolist() == chars.encode_token("<bos>")
+    assert batch.char_ids[1, 3].tolist() == chars.encode_token("<eos>")
+    with pytest.raises(ValueError, match="past the end"):
+        elmo.make_batch(corpus, [(0, 5, 10)])
+    with pytest.raises(ValueError, match="<unk>"):
+        elmo.encode_corpus(SENTENCES, chars, Vocabulary.from_corpus(SENTENCES))
+
+
+def test_windows_cover_the_corpus():
+    chars, words = elmo.build_vocabularies(SENTENCES, vocab_size=10, char_min_count=1)
+    corpus = elmo.encode_corpus([list("abcdefghij"), list("xyz")], chars, words)
+    windows = elmo.evaluation_windows(corpus, 4)
+    assert windows == [(0, 0, 4), (0, 4, 4), (0, 8, 2), (1, 0, 3)]
+    assert sum(w[2] for w in windows) == corpus.tokens
+    sampled = elmo.sample_windows(corpus, 4, np.random.RandomState(0))
+    assert all(length <= 4 for _, _, length in sampled) and sampled
+
+
+# --- baselines and perplexity ---------------------------------------------------------------------
+
+
+def test_ngram_baselines_match_a_direct_computation():
+    train_tokens = ["a b a c a b".split(), "b a".split()]
+    test_tokens = ["a b c".split()]
+    chars, words = elmo.build_vocabularies(train_tokens, vocab_size=4, char_min_count=1)  # <unk> a b c
+    train, test = (elmo.encode_corpus(t, chars, words) for t in (train_tokens, test_tokens))
+    result = elmo.ngram_perplexities(train, test, window=10, discount=0.5)
+    counts = {"<unk>": 0, "a": 4, "b": 3, "c": 1}
+    uni = {w: (c + 1) / (8 + 4) for w, c in counts.items()}
+    assert result["unigram"] == pytest.approx((uni["a"] * uni["b"] * uni["c"]) ** (-1 / 3))
+    # Forward pairs of the test text: <bos>→a, a→b, b→c. Training contexts: <bos> twice (followed by a and
+    # by b), a three times (b twice, c once), b twice (a both times).
+    p_a = max(1 - 0.5, 0) / 2 + 0.5 * 2 / 2 * uni["a"]
+    p_b = max(2 - 0.5, 0) / 3 + 0.5 * 2 / 3 * uni["b"]
+    p_c = 0 / 2 + 0.5 * 1 / 2 * uni["c"]  # b is followed twice, only by a
+    assert result["bigram_forward"] == pytest.approx((p_a * p_b * p_c) ** (-1 / 3))
+    assert set(result) == {"unigram", "bigram_forward", "bigram_backward"}
+
+
+def test_training_lowers_the_loss_and_perplexity_is_consistent():
+    model, chars, words = tiny_setup(hidden_size=16)
+    corpus = elmo.encode_corpus(SENTENCES * 4, chars, words)
+    before = elmo.bilm_perplexity(model, corpus, window=8)
+    history = elmo.train_bilm(model, corpus, steps=30, window=8, batch_size=4, learning_rate=1e-2, progress=False)
+    after = elmo.bilm_perplexity(model, corpus, window=8)
+    assert history.steps == 30
+    assert np.mean(history.losses[-5:]) < np.mean(history.losses[:5])
+    assert after["forward"] < before["forward"] and after["backward"] < before["backward"]
+    # Perplexity is exp of the mean token cross-entropy: check against the model's own loss.
+    batch = elmo.make_batch(corpus, elmo.evaluation_windows(corpus, 8))
+    with torch.no_grad():
+        forward, backward = model.eval().loss(batch.char_ids, batch.targets, batch.lengths)
+    assert after["forward"] == pytest.approx(math.exp(float(forward)), rel=1e-4)
+    assert after["backward"] == pytest.approx(math.exp(float(backward)), rel=1e-4)
+
+
+# --- save / load ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_save_load_round_trip(tmp_path, half):
+    model, chars, words = tiny_setup()
+    pretrained = elmo.PretrainedElmo(model, chars, words)
+    path = elmo.save_elmo(pretrained, tmp_path / "elmo.safetensors", metrics={"ppl": 1.5}, half=half)
+    loaded = elmo.load_elmo(path)
+    assert loaded.config == model.config
+    assert loaded.words.words == words.words and loaded.chars.characters == chars.characters
+    assert loaded.metadata["metrics"] == {"ppl": 1.5}
+    sentences = [["the", "bank", "of", "the", "river"], ["plant"]]
+    a, b = pretrained.embed(sentences), loaded.embed(sentences)
+    assert [x.shape for x in a] == [(3, 5, 16), (3, 1, 16)]
+    tolerance = 1e-2 if half else 1e-6
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=tolerance)
+    for name, tensor in loaded.model.state_dict().items():
+        assert tensor.dtype == model.state_dict()[name].dtype
+
+
+def test_load_rejects_a_foreign_checkpoint(tmp_path):
+    from course_utils.training import save_checkpoint
+
+    path = save_checkpoint(nn.Linear(2, 2), tmp_path / "other.safetensors", {"note": "not elmo"})
+    with pytest.raises(KeyError, match="not an ELMo checkpoint"):
+        elmo.load_elmo(path)
+    with pytest.raises(FileNotFoundError):
+        elmo.load_elmo(tmp_path / "missing.safetensors")
+
+
+def test_embed_is_batch_independent():
+    model, chars, words = tiny_setup()
+    pretrained = elmo.PretrainedElmo(model, chars, words)
+    together = pretrained.embed(SENTENCES, batch_size=4)
+    one_by_one = pretrained.embed(SENTENCES, batch_size=1)
+    for x, y in zip(together, one_by_one):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    upper = pretrained.embed([["The", "BANK"]])[0]
+    np.testing.assert_allclose(upper, pretrained.embed([["the", "bank"]])[0], atol=1e-6)
+
+
+# --- the pre-training script ------------------------------------------------------------------------
+
+
+def test_pretraining_script_runs_and_the_loss_falls(tmp_path):
+    output = tmp_path / "elmo_tiny.safetensors"
+    metrics_path = tmp_path / "metrics.json"
+    command = [sys.executable, str(ROOT / "scripts" / "pretrain_elmo.py"), "--output", str(output),
+               "--metrics-out", str(metrics_path), "--steps", "25", "--batch-size", "8", "--window", "12",
+               "--vocab-size", "200", "--token-dim", "16", "--hidden-size", "32", "--filters", "1:8,2:8,3:8",
+               "--learning-rate", "0.01", "--max-train-articles", "3", "--max-heldout-articles", "1",
+               "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics == json.loads(metrics_path.read_text())
+    assert metrics["steps"] == 25
+    assert metrics["mean_loss_last_10"] < metrics["mean_loss_first_10"] - 0.3
+    loaded = elmo.load_elmo(output)
+    assert loaded.metadata["metrics"] == metrics
+    assert "--steps 25" in loaded.metadata["command"]
+    assert loaded.config.hidden_size == 32 and len(loaded.words) == 200
+    for key in ("heldout_perplexity_forward", "heldout_perplexity_backward", "heldout_perplexity_bigram_forward"):
+        assert math.isfinite(metrics[key]) and metrics[key] > 1
+
+
+# --- using the vectors: senses, polarity, probes ----------------------------------------------------
+
+SENSES = ["a1", "a1", "a2", "a2", "a2", "b1", "b1", "b2", "b2"]
+WORDS = ["a"] * 5 + ["b"] * 4
+
+
+def test_nearest_sense_accuracy_with_separable_static_and_chance():
+    rng = np.random.RandomState(0)
+    centres = {s: rng.randn(6) * 5 for s in set(SENSES)}
+    separable = np.stack([centres[s] + 0.1 * rng.randn(6) for s in SENSES])
+    assert elmo.nearest_sense_accuracy(separable, SENSES, WORDS) == 1.0
+    # One static vector per word: every sense ties, which scores exactly chance.
+    static = np.stack([np.ones(6) if w == "a" else -np.ones(6) for w in WORDS])
+    chance = elmo.chance_sense_accuracy(SENSES, WORDS)
+    assert chance == pytest.approx(0.5)
+    assert elmo.nearest_sense_accuracy(static, SENSES, WORDS) == pytest.approx(chance)
+    predictions = elmo.nearest_sense_predictions(static, SENSES, WORDS)
+    assert predictions[0] == ["a1", "a2"]  # only senses of the same word are candidates
+
+
+def test_nearest_sense_is_leave_one_out():
+    # Example 0 alone would be its sense's centroid; leaving it out, it must match its sibling instead.
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.1, 1.0], [1.0, 0.1]])
+    senses, words = ["s", "s", "t", "t"], ["w"] * 4
+    assert elmo.nearest_sense_predictions(vectors, senses, words)[0] == ["t"]
+    assert elmo.nearest_sense_accuracy(vectors, senses, words) == 0.0
+
+
+def test_nearest_sense_bad_input():
+    with pytest.raises(ValueError, match="lengths differ"):
+        elmo.nearest_sense_accuracy(np.ones((3, 2)), SENSES, WORDS)
+    with pytest.raises(ValueError, match="2-D"):
+        elmo.nearest_sense_accuracy(np.ones(9), SENSES, WORDS)
+    with pytest.raises(ValueError, match="fewer than two"):
+        elmo.nearest_sense_accuracy(np.ones((2, 2)), ["s", "t"], ["w", "w"])
+    with pytest.raises(ValueError, match="NaN"):
+        elmo.nearest_sense_accuracy(np.full((9, 2), np.nan), SENSES, WORDS)
+
+
+def test_fit_sense_mix_prefers_the_layer_that_separates_senses():
+    rng = np.random.RandomState(0)
+    centres = {s: rng.randn(8) for s in set(SENSES)}
+    informative = np.stack([centres[s] + 0.2 * rng.randn(8) for s in SENSES])
+    features = np.stack([rng.randn(9, 8), informative, rng.randn(9, 8)], axis=1)  # (N, 3, D)
+    mix = elmo.fit_sense_mix(features, SENSES, WORDS, steps=60)
+    weights = mix.weights.detach()
+    assert weights.argmax() == 1 and torch.isclose(weights.sum(), torch.tensor(1.0))
+    with pytest.raises(ValueError, match="shape"):
+        elmo.fit_sense_mix(features[:, 0], SENSES, WORDS)
+
+
+def test_fit_polarity_mix_prefers_the_informative_layer_and_cross_validation():
+    rng = np.random.RandomState(0)
+    labels = np.array([0, 1] * 30)
+    informative = rng.randn(60, 5) + 2.0 * labels[:, None]
+    features = np.stack([rng.randn(60, 5), rng.randn(60, 5), informative], axis=1)
+    mix, accuracy = elmo.fit_polarity_mix(features, labels, steps=150)
+    assert mix.weights.detach().argmax() == 2 and accuracy > 0.9
+    assert elmo.cross_validated_accuracy(features[:, 2], labels) > 0.9
+    assert elmo.cross_validated_accuracy(features[:, 0], labels) < 0.8
+    with pytest.raises(ValueError, match="labels"):
+        elmo.fit_polarity_mix(features, labels[:-1])
+    with pytest.raises(ValueError, match="one label each"):
+        elmo.cross_validated_accuracy(features[:, 0], labels[:-1])
+
+
+def test_token_and_sentence_vectors_and_static_averages():
+    model, chars, words = tiny_setup()
+    pretrained = elmo.PretrainedElmo(model, chars, words)
+    vectors = elmo.token_vectors(pretrained, SENTENCES[:2], [1, 4])
+    full = pretrained.embed(SENTENCES[:2])
+    assert vectors.shape == (2, 3, 16)
+    np.testing.assert_allclose(vectors[1], full[1][:, 4], atol=1e-6)
+    sentences = elmo.sentence_vectors(pretrained, SENTENCES[:2])
+    np.testing.assert_allclose(sentences[0], full[0].mean(axis=1), atol=1e-6)
+    with pytest.raises(IndexError, match="outside"):
+        elmo.token_vectors(pretrained, SENTENCES[:1], [99])
+    from course_utils.vectors import WordVectors
+
+    static = WordVectors(["bank", "river"], np.array([[1.0, 0.0], [0.0, 3.0]]))
+    averaged = elmo.average_static_vectors(static, [["the", "bank", "river"], ["nothing"]])
+    np.testing.assert_allclose(averaged, [[0.5, 1.5], [0.0, 0.0]])
+
+
+def test_train_small_bilm_and_the_widget_function(capsys):
+    token_lists = [s * 3 for s in SENTENCES]
+    seen = []
+    model, history = elmo.train_small_bilm(1, 32, 6, token_lists=token_lists, on_step=lambda s, v: seen.append(s))
+    assert history.steps == 6 and seen == list(range(1, 7))
+    assert model.config.num_layers == 1 and model.config.hidden_size == 64
+    with pytest.raises(ValueError, match="layers"):
+        elmo.train_small_bilm(0, 32, 5, token_lists=token_lists)
+
+
+def test_leave_one_out_scores_match_a_naive_loop():
+    torch.manual_seed(0)
+    vectors = torch.randn(7, 4, dtype=torch.float64)
+    sense_of = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    own = F.one_hot(sense_of, 3).to(torch.float64)
+    scores = elmo._leave_one_out_scores(vectors, sense_of, own)
+    for i in range(7):
+        for k in range(3):
+            members = [j for j in range(7) if sense_of[j] == k and j != i]
+            centroid = vectors[members].mean(0)
+            assert scores[i, k].item() == pytest.approx(-((vectors[i] - centroid) ** 2).sum().item())
+
+
+def test_retrain_demo_draws_and_reports(capsys, monkeypatch):
+    calls = []
+    real = elmo.train_small_bilm
+
+    def small(layers, hidden_size, steps, **kwargs):
+        calls.append((layers, hidden_size, steps))
+        return real(layers, hidden_size, steps, token_lists=[s * 3 for s in SENTENCES], **kwargs)
+
+    monkeypatch.setattr(elmo, "train_small_bilm", small)
+    assert elmo.retrain_demo(1, 32, 4, plot_every=2) is None
+    assert calls == [(1, 32, 4)]
+    assert "4 steps" in capsys.readouterr().out
+
+
+def test_pretraining_script_can_continue_a_checkpoint(tmp_path):
+    script = str(ROOT / "scripts" / "pretrain_elmo.py")
+    tiny = ["--batch-size", "4", "--window", "8", "--vocab-size", "100", "--token-dim", "8", "--hidden-size", "16",
+            "--filters", "1:4,2:4", "--max-train-articles", "1", "--max-heldout-articles", "1", "--no-progress"]
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    for extra in (["--output", str(first), "--steps", "3", "--unigram-softmax-bias"],
+                  ["--output", str(second), "--steps", "2", "--init-from", str(first)]):
+        result = subprocess.run([sys.executable, script, *tiny, *extra], capture_output=True, text=True, cwd=ROOT,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+    a, b = elmo.load_elmo(first), elmo.load_elmo(second)
+    assert a.config == b.config and a.words.words == b.words.words
+    assert b.metadata["metrics"]["steps"] == 2 and "--init-from" in b.metadata["command"]
+    changed = [not torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters())]
+    assert any(changed)
