@@ -34,6 +34,18 @@ def _no_network(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Unit tests use tiny tensors: one intra-op thread is fastest, and pytest-xdist already runs one
+    worker per core, so more threads would only fight each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
 def _close_figures():
     yield
     import matplotlib.pyplot as plt

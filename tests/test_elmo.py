@@ -21,14 +21,6 @@ from course_utils.data import Vocabulary
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 SENTENCES = [
     "the bank of the river was steep".split(),
     "she went to the bank to deposit money".split(),

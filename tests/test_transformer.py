@@ -34,14 +34,6 @@ from course_utils.transformer import (
 D, H, FF = 16, 4, 24
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is fastest, and avoids thread thrashing on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _config(**overrides) -> TransformerConfig:
     options = dict(src_vocab_size=7, tgt_vocab_size=6, d_model=D, n_heads=H, d_ff=FF, n_encoder_layers=2,

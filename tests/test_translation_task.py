@@ -20,14 +20,6 @@ from course_utils.translation_task import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("n, words", [
     (0, "zero"), (7, "seven"), (13, "thirteen"), (20, "twenty"), (45, "forty five"), (100, "one hundred"),
     (110, "one hundred ten"), (999, "nine hundred ninety nine"), (1000, "one thousand"),

@@ -35,16 +35,6 @@ from course_utils.word2vec import (
     wordnet_hyponym_graph,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (badly so on a shared machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 FOX = "the quick brown fox jumps over the lazy dog".split()
 
 
