@@ -185,7 +185,7 @@ def _try_apt_install(log) -> bool:
     if os.name != "posix" or not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
         return False
     log(f"installing Debian packages {' '.join(_DEBIAN_PACKAGES)} ...")
-    command = ["apt-get", "install", "-y", "-qq", *_DEBIAN_PACKAGES]
+    command = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *_DEBIAN_PACKAGES]
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if subprocess.run(command, capture_output=True, env=environment).returncode == 0:
         return True
