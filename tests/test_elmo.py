@@ -569,3 +569,23 @@ def test_pretraining_script_can_continue_a_checkpoint(tmp_path):
     assert b.metadata["metrics"]["steps"] == 2 and "--init-from" in b.metadata["command"]
     changed = [not torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters())]
     assert any(changed)
+
+
+def test_initialise_softmax_bias_gives_add_one_unigram_log_frequencies():
+    model, chars, words = tiny_setup()
+    corpus = elmo.encode_corpus(SENTENCES, chars, words)
+    elmo.initialise_softmax_bias(model, corpus)
+    ids = np.concatenate([corpus.type_words[s] for s in corpus.streams])
+    counts = np.bincount(ids, minlength=len(words))[: len(words)] + 1.0
+    torch.testing.assert_close(torch.softmax(model.softmax.bias.detach(), 0),
+                               torch.tensor(counts / counts.sum(), dtype=torch.float32))
+
+
+def test_polysemy_examples_keep_words_with_two_well_attested_senses():
+    examples = elmo.polysemy_examples(["bank", "plant"], min_examples=2)
+    for word in ("bank", "plant"):
+        senses = [e.synset for w, e in examples if w == word]
+        assert len(set(senses)) >= 2 and all(senses.count(s) >= 2 for s in set(senses))
+        assert all(e.tokens[e.position].startswith(word[:3]) for w, e in examples if w == word)
+    with pytest.raises(ValueError, match="two senses"):
+        elmo.polysemy_examples(["zebra"], min_examples=50)

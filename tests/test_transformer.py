@@ -330,3 +330,21 @@ def test_patchify_cuts_images_into_tokens():
     assert_close(tokens, F.unfold(image, 2, stride=2).transpose(1, 2))  # torch's unfold as the oracle
     with pytest.raises(ValueError, match="divisible"):
         patchify(image, 4)
+
+
+def test_token_embedding_scales_and_adds_positions():
+    from course_utils.attention import sinusoidal_table
+    from course_utils.transformer import TokenEmbedding, TransformerConfig
+
+    config = TransformerConfig(src_vocab_size=11, tgt_vocab_size=11, d_model=8, n_heads=2, d_ff=16,
+                               dropout=0.0, max_len=6)
+    embed = TokenEmbedding(11, config).eval()
+    ids = torch.tensor([[3, 1, 4, 1, 5]])
+    expected = embed.embedding(ids) * math.sqrt(8) + sinusoidal_table(6, 8)[:5]
+    assert_close(embed(ids), expected)
+    with pytest.raises(ValueError, match="long tensor"):
+        embed(ids.float())
+    with pytest.raises(ValueError):
+        embed(torch.zeros(1, 7, dtype=torch.long))  # longer than max_len
+    with pytest.raises(ValueError, match="vocab_size"):
+        TokenEmbedding(0, config)

@@ -105,3 +105,17 @@ def test_compare_layer_norms_runs_four_variants():
     assert all(len(losses) == 3 for losses in curves.values())
     first_losses = {losses[0] for losses in curves.values()}
     assert len({round(x, 6) for x in first_losses}) <= 2  # same weights and batch: LN variant sets step 1
+
+
+def test_translation_loss_is_teacher_forced_label_smoothed_cross_entropy():
+    import torch.nn.functional as F
+
+    from course_utils.translation_task import translation_loss
+
+    task = NumberTranslationTask()
+    model = make_model(task, d_model=16, n_heads=2, n_layers=1).eval()
+    batch = task.training_batches(1, 8, seed=0)[0]
+    logits = model(batch.source, batch.target_in)
+    expected = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), label_smoothing=0.1,
+                               ignore_index=model.config.pad_id)
+    torch.testing.assert_close(translation_loss(model, batch, smoothing=0.1), expected)
