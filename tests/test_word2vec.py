@@ -23,16 +23,13 @@ from course_utils.word2vec import (
     keep_probabilities,
     negative_sampling_gradients,
     negative_sampling_loss,
-    nodes_within,
     noise_distribution,
     pair_arrays,
-    random_walks,
     subsample_mask,
     time_training_step,
     train_with_autograd,
     train_word2vec,
     training_pairs,
-    wordnet_hyponym_graph,
 )
 
 FOX = "the quick brown fox jumps over the lazy dog".split()
@@ -283,18 +280,6 @@ def test_bad_configurations_raise_value_error():
         train_word2vec("not tokenised", Word2VecConfig(min_count=1), progress=False)
 
 
-def test_random_walks_follow_edges():
-    graph = {"a": ["b"], "b": ["a", "c"], "c": ["b"], "d": []}
-    walks = random_walks(graph, walks_per_node=3, length=5, seed=0)
-    assert len(walks) == 9 and all(len(w) == 5 for w in walks)
-    assert all(second in graph[first] for walk in walks for first, second in zip(walk, walk[1:]))
-    with pytest.raises(ValueError):
-        random_walks(graph, length=1)
-    assert nodes_within(graph, "a", 1) == {"a", "b"} and nodes_within(graph, "a", 2) == {"a", "b", "c"}
-    with pytest.raises(KeyError, match="zz"):
-        nodes_within(graph, "zz", 1)
-
-
 def test_vectors_export_to_gensim():
     result = train_word2vec(_toy_corpus(40), Word2VecConfig(dim=4, min_count=1, epochs=1), progress=False)
     keyed = result.vectors.to_gensim()
@@ -309,16 +294,6 @@ def test_shards_cut_at_sentence_starts():
     shards = _shards(sentence, 2)
     assert [(s.start, s.stop) for s in shards] == [(0, 5), (5, 10)]
     assert sum(s.stop - s.start for s in _shards(np.array([0, 0, 0]), 3)) == 3  # more shards than sentences
-
-
-def test_wordnet_hyponym_graph_links_parents_and_children():
-    graph, group = wordnet_hyponym_graph(["canine.n.02"])
-    assert "dog.n.01" in graph["canine.n.02"] and "canine.n.02" in graph["dog.n.01"]
-    assert "puppy.n.01" in graph["dog.n.01"] and set(group.values()) == {"canine.n.02"}
-    assert all(a in graph[b] for a, links in graph.items() for b in links)  # undirected
-    assert list(graph) == sorted(graph)  # a fixed order, so random walks are reproducible
-    with pytest.raises(KeyError, match="no_such"):
-        wordnet_hyponym_graph(["no_such.n.01"])
 
 
 def test_explore_word2vec_prints_scores_and_plots(capsys):
