@@ -1,12 +1,13 @@
 """Checkers for the exercises of notebook 01 (WordNet): each compares the student's function with the
-tested reference in :mod:`course_utils.wordnet` on several inputs and prints a pass/fail line with a hint.
+tested reference in :mod:`course_utils.wordnet` or :mod:`course_utils.wordnet_coverage` on several
+inputs and prints a pass/fail line with a hint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from course_utils import wordnet
+from course_utils import wordnet, wordnet_coverage
 from course_utils.exercises import ExerciseResult, check_function
 
 __all__ = ["check_path_to_root", "check_share_of_tokens_without_synset", "check_shared_senses"]
@@ -29,7 +30,7 @@ _SHARED_CASES = [("good", "proficient"), ("good", "goodness"), ("bank", "deposit
 
 
 def _share_without_synset(corpus) -> float:
-    return wordnet.coverage(corpus, strip_possessive=False).token_share_missing
+    return wordnet_coverage.coverage(corpus, strip_possessive=False).token_share_missing
 
 
 def check_path_to_root(student: Callable[[str], list[str]]) -> ExerciseResult:
