@@ -9,10 +9,13 @@ Modules follow the course order; a notebook imports what it teaches from here, a
 ``plotting``       loss curves, labelled heatmaps, 2-D projections
 ``widgets``        thin ipywidgets wrappers that also render headless
 ``exercises``      checkers used by the exercise cells (one sub-module per concept)
-``wordnet``        WordNet helpers (notebook 01)
+``wordnet``        WordNet lookups, hypernyms, similarity measures, sense examples (notebook 01)
+``wordnet_coverage`` WordNet's limits measured on a corpus: coverage, kinds of missing words (01)
 ``vectors``        one-hot, co-occurrence, PPMI, SVD, similarity, evaluation (02)
-``word2vec``       skip-gram, CBOW, negative sampling (03)
-``elmo``           character encoder, biLM, scalar mix (04)
+``word2vec``       skip-gram, CBOW, negative sampling, the fast trainer (03)
+``deepwalk``       xxx2vec on graphs: random walks over WordNet as sentences (03)
+``elmo``           character encoder, biLM, scalar mix, pre-training, perplexity (04)
+``elmo_features``  ELMo layers as features: sense classification, polarity, mix weights (04)
 ``attention``      scaled dot-product, masks, multi-head, positions (05)
 ``transformer``    blocks, encoder, decoder, encoder-decoder, decoding (06)
 ``translation_task`` the code-generated digits → English words task (06)
