@@ -12,29 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from elmo_stand_ins import SENTENCES, tiny_setup  # shared tiny model (tests/ is on sys.path)
 from torch import nn
 
 from course_utils import elmo
 from course_utils.data import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-SENTENCES = [
-    "the bank of the river was steep".split(),
-    "she went to the bank to deposit money".split(),
-    "the plant grows in the garden".split(),
-    "workers at the plant make cars".split(),
-]
-
-
-def tiny_setup(num_layers: int = 2, hidden_size: int = 24, dropout: float = 0.0, seed: int = 0):
-    torch.manual_seed(seed)
-    chars, words = elmo.build_vocabularies(SENTENCES, vocab_size=20, char_min_count=1, max_chars=10)
-    config = elmo.ElmoConfig(len(chars), len(words), max_chars=10, char_dim=4, filters=((1, 4), (2, 6), (3, 6)),
-                             token_dim=8, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
-    model = elmo.ElmoBiLM(config).eval()
-    return model, chars, words
 
 
 def batch_for(sentences, chars, words):
