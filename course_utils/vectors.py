@@ -37,6 +37,8 @@ import numpy as np
 import scipy.sparse as sparse
 
 __all__ = [
+    "unit_rows",
+    "cosine_similarity_matrix",
     "WordVectors",
     "SimilarityScore",
     "AnalogyScore",
@@ -52,6 +54,25 @@ __all__ = [
     "describe_vectors",
     "show_count_vectors",
 ]
+
+
+def unit_rows(matrix) -> np.ndarray:
+    """Each row divided by its Euclidean length, so dot products of rows are cosines.
+
+    An all-zero row stays zero (its cosine with anything is 0) instead of becoming NaN.
+    """
+    matrix = np.asarray(matrix.detach().cpu() if hasattr(matrix, "detach") else matrix, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(f"expected a 2-D matrix (items × dimensions), got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("the matrix contains NaN or infinite values")
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+def cosine_similarity_matrix(matrix) -> np.ndarray:
+    """All pairwise cosine similarities of the rows: (N, D) → (N, N)."""
+    unit = unit_rows(matrix)
+    return unit @ unit.T
 
 
 class WordVectors:
@@ -73,8 +94,7 @@ class WordVectors:
         self.words = words
         self.matrix = matrix
         self.index = {word: i for i, word in enumerate(words)}
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        self._unit = matrix / np.maximum(norms, 1e-12)
+        self._unit = unit_rows(matrix).astype(np.float32)
 
     @property
     def dim(self) -> int:

@@ -543,3 +543,21 @@ def test_show_count_vectors_prints_the_report(capsys):
     assert describe_vectors(built, {"toy": pairs}, ["cat"], topn=2) in out
     with pytest.raises(ValueError, match="dim must be smaller"):
         vectors.show_count_vectors(topic_corpus(), window=2, dim=500, min_count=5, benchmarks={}, probes=[])
+
+
+def test_unit_rows_and_cosine_similarity_matrix_match_sklearn():
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    from course_utils.vectors import cosine_similarity_matrix, unit_rows
+
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(6, 4))
+    np.testing.assert_allclose(np.linalg.norm(unit_rows(matrix), axis=1), 1.0)
+    np.testing.assert_allclose(cosine_similarity_matrix(matrix), cosine_similarity(matrix), atol=1e-12)
+    with_zero = np.vstack([matrix, np.zeros(4)])
+    assert not np.isnan(cosine_similarity_matrix(with_zero)).any()
+    np.testing.assert_allclose(cosine_similarity_matrix(with_zero)[-1], 0.0)
+    with pytest.raises(ValueError, match="2-D"):
+        unit_rows(np.ones(3))
+    with pytest.raises(ValueError, match="NaN"):
+        cosine_similarity_matrix(np.array([[np.nan, 1.0], [1.0, 0.0]]))
