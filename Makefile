@@ -36,7 +36,7 @@ $(STAMP): $(BIN)/python requirements.txt pyproject.toml
 	touch $(STAMP)
 
 data: $(STAMP)
-	$(BIN)/python -m course_utils.data install
+	$(BIN)/python -m course_utils.install
 
 setup: $(STAMP) data
 

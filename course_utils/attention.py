@@ -32,6 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_utils.plotting import plot_heatmap
+from course_utils.tokenization import tokenize
+
 __all__ = [
     "scaled_dot_product_attention",
     "fast_scaled_dot_product_attention",
@@ -462,6 +465,10 @@ def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
 
     Each pair of channels is a clock of wavelength 2π·10000^(2i/d): fast clocks tell neighbours apart,
     slow ones tell far positions apart, and PE(pos + k) is a fixed rotation of PE(pos).
+
+    The paper's d_model is even. An odd ``d_model`` is allowed and follows the same formula: its last
+    column is the sine of one more clock, sin(pos / 10000^((d_model-1)/d_model)), without a cosine
+    partner, so that one channel is not a rotation pair.
     """
     for name, n in (("max_len", max_len), ("d_model", d_model)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -552,8 +559,6 @@ def explore_attention(
     """
     import matplotlib.pyplot as plt
 
-    from course_utils.data import tokenize
-    from course_utils.plotting import plot_heatmap
 
     tokens = tokenize(sentence)
     if not tokens:

@@ -41,8 +41,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import Vocabulary
-from .training import TrainingHistory, fit, load_checkpoint, save_checkpoint
+from course_utils.tokenization import Vocabulary
+from course_utils.training import TrainingHistory, evaluating, fit, load_checkpoint, save_checkpoint
 
 __all__ = [
     "ElmoConfig",
@@ -558,26 +558,23 @@ def train_bilm(
                progress=progress, desc="biLM", on_step=on_step)
 
 
-@torch.no_grad()
 def bilm_perplexity(model: ElmoBiLM, corpus: EncodedCorpus, *, window: int = 48, batch_size: int = 64,
                     ) -> dict[str, float]:
     """Perplexity exp(mean NLL per word) of the forward and the backward LM over every token of ``corpus``."""
-    was_training = model.training
-    model.eval()
     totals = {"forward": 0.0, "backward": 0.0}
     count = 0
     windows = evaluation_windows(corpus, window)
     if not windows:
         raise ValueError("the evaluation corpus is empty")
-    for i in range(0, len(windows), batch_size):
-        batch = make_batch(corpus, windows[i:i + batch_size])
-        out = model(batch.char_ids, batch.lengths)
-        targets = batch.targets.reshape(-1)
-        for name, logits in (("forward", out.forward_logits), ("backward", out.backward_logits)):
-            totals[name] += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets,
-                                                  ignore_index=-100, reduction="sum"))
-        count += int((targets != -100).sum())
-    model.train(was_training)
+    with evaluating(model):
+        for i in range(0, len(windows), batch_size):
+            batch = make_batch(corpus, windows[i:i + batch_size])
+            out = model(batch.char_ids, batch.lengths)
+            targets = batch.targets.reshape(-1)
+            for name, logits in (("forward", out.forward_logits), ("backward", out.backward_logits)):
+                totals[name] += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets,
+                                                      ignore_index=-100, reduction="sum"))
+            count += int((targets != -100).sum())
     return {name: math.exp(total / count) for name, total in totals.items()}
 
 
@@ -668,19 +665,17 @@ class PretrainedElmo:
         for i, sentence in enumerate(sentences):
             if not sentence:
                 raise ValueError(f"sentence {i} is empty; every sentence needs at least one token")
-        was_training = self.model.training
-        self.model.eval()
         outputs = []
-        for i in range(0, len(sentences), batch_size):
-            group = sentences[i:i + batch_size]
-            longest = max(len(s) for s in group)
-            char_ids = np.zeros((len(group), longest + 2, self.chars.max_chars), dtype=np.int64)
-            for b, sentence in enumerate(group):
-                char_ids[b, :len(sentence) + 2] = self.chars.encode_tokens([BOS, *sentence, EOS], unknown=unknown)
-            lengths = torch.tensor([len(s) for s in group])
-            layers = self.model(torch.from_numpy(char_ids), lengths).layers.numpy()  # (L+1, B, N, D)
-            outputs += [layers[:, b, :len(s)].copy() for b, s in enumerate(group)]
-        self.model.train(was_training)
+        with evaluating(self.model):
+            for i in range(0, len(sentences), batch_size):
+                group = sentences[i:i + batch_size]
+                longest = max(len(s) for s in group)
+                char_ids = np.zeros((len(group), longest + 2, self.chars.max_chars), dtype=np.int64)
+                for b, sentence in enumerate(group):
+                    char_ids[b, :len(sentence) + 2] = self.chars.encode_tokens([BOS, *sentence, EOS], unknown=unknown)
+                lengths = torch.tensor([len(s) for s in group])
+                layers = self.model(torch.from_numpy(char_ids), lengths).layers.numpy()  # (L+1, B, N, D)
+                outputs += [layers[:, b, :len(s)].copy() for b, s in enumerate(group)]
         return outputs
 
     def encode(self, token_lists: Sequence[Sequence[str]]) -> EncodedCorpus:
@@ -705,13 +700,16 @@ def save_elmo(elmo: PretrainedElmo, path: str | Path, *, metrics: dict | None = 
 
 def load_elmo(path: str | Path) -> PretrainedElmo:
     """Rebuild a :class:`PretrainedElmo` from a file written by :func:`save_elmo` (weights as float32)."""
-    _, metadata = load_checkpoint(None, path)
+    state, metadata = load_checkpoint(None, path)  # read once; raises CheckpointError on a bad file
     for key in ("config", "characters", "words", "word_counts"):
         if key not in metadata:
             raise KeyError(f"{Path(path).name} is not an ELMo checkpoint: its metadata has no {key!r}")
     config = ElmoConfig.from_dict(metadata["config"])
     model = ElmoBiLM(config)
-    load_checkpoint(model, path)  # copies (and up-casts) into the float32 parameters
+    own = model.state_dict()
+    if set(own) != set(state) or any(own[k].shape != state[k].shape for k in own):
+        raise KeyError(f"{Path(path).name} does not hold the weights of the ELMo its config describes")
+    model.load_state_dict(state)  # copies (and up-casts) into the float32 parameters
     model.eval()
     words = metadata["words"]
     counts = dict(zip(words[1:], metadata["word_counts"][1:]))

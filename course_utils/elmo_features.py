@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .elmo import (
+from course_utils.data import wiki_split
+from course_utils.elmo import (
     ElmoBiLM,
     ElmoConfig,
     PretrainedElmo,
@@ -31,7 +32,8 @@ from .elmo import (
     encode_corpus,
     train_bilm,
 )
-from .training import TrainingHistory
+from course_utils.training import TrainingHistory
+from course_utils.wordnet import sense_examples
 
 __all__ = [
     "token_vectors",
@@ -122,7 +124,6 @@ def chance_sense_accuracy(senses: Sequence[str], words: Sequence[str]) -> float:
 def polysemy_examples(words: Sequence[str], *, min_examples: int = 2) -> list[tuple[str, object]]:
     """``(word, example)`` pairs from WordNet's example sentences (``wordnet.sense_examples``), keeping the
     senses with at least ``min_examples`` examples and the words left with at least two such senses."""
-    from .wordnet import sense_examples
 
     kept = []
     for word in words:
@@ -262,7 +263,6 @@ def train_small_bilm(layers: int = 1, hidden_size: int = 128, steps: int = 30, *
     """Train a small biLM from scratch: a light character encoder (64-d tokens), ``layers`` LSTM layers of
     ``hidden_size`` cells per direction and a 2,000-word softmax, on ``token_lists`` (default: the first
     20 training articles), windows of 32 words, batches of 16."""
-    from .data import wiki_split
 
     if layers < 1 or hidden_size < 16 or steps < 1:
         raise ValueError(f"need layers >= 1, hidden_size >= 16 and steps >= 1; got {layers}, {hidden_size}, {steps}")

@@ -11,7 +11,8 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,9 @@ __all__ = [
     "device_report",
     "TrainingHistory",
     "fit",
+    "evaluating",
+    "single_thread",
+    "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
 ]
@@ -226,6 +230,47 @@ def fit(
     return history
 
 
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode without gradients inside the block; restore its mode afterwards.
+
+    Exception-safe: the previous train/eval mode comes back even when the block raises.
+
+    >>> with evaluating(model):
+    ...     logits = model(batch)
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"evaluating expects an nn.Module, got {type(model).__name__}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+@contextmanager
+def single_thread(threads: int = 1) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op PyTorch threads; restore the previous count afterwards.
+
+    Small kernels (word2vec's batches, one-token decoding steps) spend more on thread synchronisation
+    than on work, so timing and tight loops run on one thread. Exception-safe.
+    """
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable course checkpoint (corrupt, truncated, or not safetensors)."""
+
+
 def save_checkpoint(
     model: nn.Module | Mapping[str, torch.Tensor],
     path: str | os.PathLike,
@@ -264,8 +309,9 @@ def load_checkpoint(
 ) -> tuple[dict[str, torch.Tensor], dict[str, object]]:
     """Load a safetensors checkpoint; copy it into ``model`` when one is given.
 
-    Returns ``(state_dict, metadata)``. Raises FileNotFoundError naming the path, and (with
-    ``strict``) a KeyError listing missing or unexpected parameter names.
+    Returns ``(state_dict, metadata)``. Raises FileNotFoundError naming the path, CheckpointError when
+    the file is not a readable safetensors checkpoint, and (with ``strict``) a KeyError listing missing
+    or unexpected parameter names.
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
@@ -273,10 +319,15 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = load_file(str(path), device=str(device))
-    with safe_open(str(path), framework="pt") as handle:
-        raw = handle.metadata() or {}
-    metadata = {key: json.loads(value) for key, value in raw.items()}
+    try:
+        state = load_file(str(path), device=str(device))
+        with safe_open(str(path), framework="pt") as handle:
+            raw = handle.metadata() or {}
+        metadata = {key: json.loads(value) for key, value in raw.items()}
+    except Exception as error:  # safetensors raises its own errors ("header too large", ...) on bad files
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (corrupt, truncated or not a safetensors file): {error}"
+        ) from error
     if model is not None:
         own = model.state_dict()
         missing = sorted(set(own) - set(state))

@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from course_utils.data import Vocabulary
+from course_utils.plotting import plot_heatmap
+from course_utils.tokenization import Vocabulary
+from course_utils.training import evaluating, fit
 from course_utils.transformer import (
     EncoderDecoder,
     TransformerConfig,
@@ -284,14 +286,12 @@ def exact_match(model: EncoderDecoder, task: NumberTranslationTask, numbers: Seq
     """Share of ``numbers`` whose greedy translation equals the reference word for word."""
     if len(numbers) == 0:
         raise ValueError("exact_match needs at least one number")
-    was_training = model.training
-    model.eval()
     correct = 0
-    for start in range(0, len(numbers), batch_size):
-        chunk = list(numbers[start : start + batch_size])
-        decoded = greedy_decode(model, task.encode_source(chunk), max_len=task.max_target_len)
-        correct += sum(task.decode_target(row) == " ".join(number_to_words(n)) for row, n in zip(decoded, chunk))
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(numbers), batch_size):
+            chunk = list(numbers[start : start + batch_size])
+            decoded = greedy_decode(model, task.encode_source(chunk), max_len=task.max_target_len)
+            correct += sum(task.decode_target(row) == " ".join(number_to_words(n)) for row, n in zip(decoded, chunk))
     return correct / len(numbers)
 
 
@@ -304,7 +304,6 @@ def train_translation_model(task: NumberTranslationTask, model: EncoderDecoder, 
     Returns the :class:`~course_utils.training.TrainingHistory`; its evaluations are held-out exact
     match when ``eval_numbers`` is given.
     """
-    from course_utils.training import fit
 
     batches = task.training_batches(steps, batch_size, seed=seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
@@ -343,7 +342,6 @@ def plot_cross_attention(model: EncoderDecoder, task: NumberTranslationTask, tex
     or one per head of the last layer when ``per_head``. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    from course_utils.plotting import plot_heatmap
 
     sources, outputs, maps = cross_attention(model, task, text)
     panels = ([(f"last layer, head {h + 1}", w) for h, w in enumerate(maps[-1])] if per_head
@@ -403,7 +401,6 @@ def compare_layer_norms(task: NumberTranslationTask, *, steps: int = 160, batch_
     Same initial weights per seed, same batches, Adam at a deliberately high peak ``lr``; returns the
     step losses of each run, keyed like "post-LN, no warm-up".
     """
-    from course_utils.training import fit
 
     batches = task.training_batches(steps, batch_size, seed=seed + 1)
     curves = {}

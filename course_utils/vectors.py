@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sparse
 
+from course_utils.tokenization import Vocabulary
+
 __all__ = [
     "unit_rows",
     "cosine_similarity_matrix",
@@ -356,7 +358,7 @@ def cooccurrence_matrix(
     X[i, j] sums, over every occurrence of word i, the occurrences of word j at distance 1..window to
     its left or right (so X is symmetric, and a word repeated within the window co-occurs with itself).
     ``weighting="count"`` adds 1 per pair (the default); ``"harmonic"`` adds 1/distance, as GloVe does.
-    Rows and columns follow ``vocab`` (a :class:`~course_utils.data.Vocabulary` or a list of words).
+    Rows and columns follow ``vocab`` (a :class:`~course_utils.tokenization.Vocabulary` or a list of words).
     Words outside the vocabulary keep their positions (distances are measured in the original text) but
     are not counted; windows never cross sentence boundaries.
     """
@@ -527,7 +529,6 @@ def count_vectors(
     V × V matrix, so V is capped at 15,000 words), an integer reduces them with :func:`truncated_svd`
     (``power``, ``seed``). Windows are unweighted (see :func:`cooccurrence_matrix`).
     """
-    from course_utils.data import Vocabulary
 
     corpus = _check_corpus(sentences)
     window = _positive_int(window, "window")

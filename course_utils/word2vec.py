@@ -39,8 +39,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from course_utils.data import Vocabulary
-from course_utils.vectors import WordVectors
+from course_utils.plotting import plot_projection
+from course_utils.tokenization import Vocabulary, minibatches
+from course_utils.training import fit, single_thread
+from course_utils.vectors import WordVectors, evaluate_similarity
 
 __all__ = [
     "Word2VecConfig",
@@ -564,35 +566,33 @@ def train_word2vec(
         except BaseException as error:  # re-raised in the main thread
             errors.append(error)
 
-    threads_before = torch.get_num_threads()
     # Each worker runs single-threaded kernels: the batches are too small for intra-op threads to pay
     # off, and on a busy machine their synchronisation costs more than the work (measured: 10×).
-    torch.set_num_threads(1)
     bar = tqdm(total=config.epochs, desc=f"word2vec {config.architecture}", disable=not progress, leave=False)
-    try:
-        for epoch in range(config.epochs):
-            seen = len(losses)
-            if config.workers == 1:
-                work(0, epoch)
-            else:
-                threads = [threading.Thread(target=work, args=(w, epoch)) for w in range(config.workers)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-            if errors:
-                raise errors[0]
-            epoch_losses = losses[seen:]
-            if not all(math.isfinite(x) for x in epoch_losses):
-                raise FloatingPointError(f"the loss became NaN or infinite in epoch {epoch + 1}; lower lr")
-            bar.update(1)
-            if epoch_losses:
-                bar.set_postfix(loss=f"{np.mean(epoch_losses):.3f}")
-            if on_epoch is not None:
-                on_epoch(epoch, WordVectors(vocab.words, input_table.clone()))
-    finally:
-        bar.close()
-        torch.set_num_threads(threads_before)
+    with single_thread():
+        try:
+            for epoch in range(config.epochs):
+                seen = len(losses)
+                if config.workers == 1:
+                    work(0, epoch)
+                else:
+                    threads = [threading.Thread(target=work, args=(w, epoch)) for w in range(config.workers)]
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                if errors:
+                    raise errors[0]
+                epoch_losses = losses[seen:]
+                if not all(math.isfinite(x) for x in epoch_losses):
+                    raise FloatingPointError(f"the loss became NaN or infinite in epoch {epoch + 1}; lower lr")
+                bar.update(1)
+                if epoch_losses:
+                    bar.set_postfix(loss=f"{np.mean(epoch_losses):.3f}")
+                if on_epoch is not None:
+                    on_epoch(epoch, WordVectors(vocab.words, input_table.clone()))
+        finally:
+            bar.close()
     examples = sum(examples)
     seconds = time.perf_counter() - start
     if examples == 0:
@@ -625,8 +625,6 @@ def train_with_autograd(
     ``inputs``/``targets`` are centres/contexts (skip-gram) or context rows/centres (CBOW).
     ``objective`` is ``"softmax"`` (full softmax) or ``"negative"`` (needs ``noise``).
     """
-    from course_utils.data import minibatches
-    from course_utils.training import fit
 
     if objective not in ("softmax", "negative"):
         raise ValueError(f"objective must be 'softmax' or 'negative', got {objective!r}")
@@ -677,9 +675,7 @@ def time_training_step(
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     noise = NoiseSampler(np.full(vocab_size, 1.0 / vocab_size), table_size=max(vocab_size, 10_000))
     times = []
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(1)  # one core: the cost of the work itself, not of thread scheduling
-    try:
+    with single_thread():  # one core: the cost of the work itself, not of thread scheduling
         for _ in range(repeats + 1):  # the first step warms up
             centres = torch.randint(vocab_size, (batch_size,), generator=generator)
             contexts = torch.randint(vocab_size, (batch_size,), generator=generator)
@@ -693,8 +689,6 @@ def time_training_step(
             loss.backward()
             optimizer.step()
             times.append(time.perf_counter() - begin)
-    finally:
-        torch.set_num_threads(threads_before)
     return float(np.median(times[1:]))
 
 
@@ -722,8 +716,6 @@ def explore_word2vec(
     """
     import matplotlib.pyplot as plt
 
-    from course_utils.plotting import plot_projection
-    from course_utils.vectors import evaluate_similarity
 
     config = Word2VecConfig(architecture=architecture, dim=dim, window=window, negatives=negatives, epochs=epochs,
                             lr=lr)

@@ -19,7 +19,7 @@ corpus WordNet lacks, which kinds of words, and how polysemous frequent words ar
 :mod:`course_utils.wordnet_coverage`.
 
 Everything goes through ``nltk.corpus.wordnet`` (WordNet 3.0, installed by ``python -m
-course_utils.data install``). Unknown words raise ``KeyError`` naming the word.
+course_utils.install``). Unknown words raise ``KeyError`` naming the word.
 """
 
 from __future__ import annotations
@@ -34,13 +34,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from course_utils.data import tokenize
+from course_utils.tokenization import tokenize
 
 if TYPE_CHECKING:
     from nltk.corpus.reader.wordnet import Synset
 
 __all__ = [
     "POS_NAMES",
+    "wordnet_corpus",
+    "normalise_word",
     "Sense",
     "SenseExample",
     "SimilarityRow",
@@ -74,13 +76,18 @@ POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective satelli
 MEASURES = ("path", "wup", "lch")
 
 
-def _wn():
+def wordnet_corpus():
+    """nltk's WordNet corpus reader (imported on first use: nltk is slow to import)."""
     from nltk.corpus import wordnet as wn
 
     return wn
 
 
-def _check_word(word: object) -> str:
+def normalise_word(word: object) -> str:
+    """A WordNet lemma form of ``word``: stripped, lower-case, spaces as underscores.
+
+    Raises TypeError for a non-string and ValueError for an empty word.
+    """
     if not isinstance(word, str):
         raise TypeError(f"a word must be a string, got {type(word).__name__}")
     cleaned = word.strip().lower().replace(" ", "_")
@@ -109,7 +116,7 @@ def get_synset(synset: str | Synset) -> Synset:
     if not re.fullmatch(r".+\.[nvasr]\.\d+", synset.strip()):
         raise ValueError(f"{synset!r} is not a synset name of the form lemma.pos.nn (e.g. 'dog.n.01')")
     try:
-        return _wn().synset(synset.strip())
+        return wordnet_corpus().synset(synset.strip())
     except (WordNetError, ValueError, KeyError):
         raise KeyError(f"WordNet has no synset {synset!r}") from None
 
@@ -120,9 +127,9 @@ def synsets_of(word: str, pos: str | None = None) -> list[Synset]:
     ``pos`` is one of ``n v a s r`` (``"a"`` includes adjective satellites, as in nltk). Raises
     ``KeyError`` naming the word when it has no synset (of that part of speech).
     """
-    cleaned = _check_word(word)
+    cleaned = normalise_word(word)
     _check_pos(pos)
-    found = _wn().synsets(cleaned, pos="a" if pos == "s" else pos)
+    found = wordnet_corpus().synsets(cleaned, pos="a" if pos == "s" else pos)
     if pos == "s":
         found = [s for s in found if s.pos() == "s"]
     if not found:
@@ -191,7 +198,7 @@ def hypernym_chain(synset: str | Synset) -> list[str]:
 def _ancestor_distances(name: str) -> dict[str, int]:
     """Shortest number of is-a edges from synset ``name`` to each of its ancestors (itself at 0)."""
     distances: dict[str, int] = {}
-    queue = deque([(_wn().synset(name), 0)])
+    queue = deque([(wordnet_corpus().synset(name), 0)])
     while queue:
         synset, depth = queue.popleft()
         if synset.name() in distances:
@@ -350,7 +357,7 @@ def evaluate_pairs(pairs: Sequence[tuple[str, str, float]], measure: str = "path
 
 def synonyms_by_sense(word: str, pos: str | None = None) -> dict[str, tuple[str, ...]]:
     """For each sense of ``word``, the other lemmas of its synset (its synonyms *in that sense*)."""
-    target = _check_word(word)
+    target = normalise_word(word)
     result = {}
     for synset in synsets_of(word, pos):
         result[synset.name()] = tuple(l for l in synset.lemma_names() if l.lower() != target)
@@ -359,13 +366,13 @@ def synonyms_by_sense(word: str, pos: str | None = None) -> dict[str, tuple[str,
 
 def senses_with_synonym(word: str, synonym: str) -> list[str]:
     """The synsets of ``word`` that also list ``synonym`` as a lemma (empty when they share none)."""
-    other = _check_word(synonym)
+    other = normalise_word(synonym)
     return [s.name() for s in synsets_of(word) if other in {l.lower() for l in s.lemma_names()}]
 
 
 def contexts(corpus: Iterable[Sequence[str]], word: str, window: int = 4, limit: int | None = None) -> list[tuple[list[str], str, list[str]]]:
     """Concordance: every occurrence of ``word`` as (left context, word, right context) of ``window`` tokens."""
-    target = _check_word(word)
+    target = normalise_word(word)
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     if limit is not None and limit < 1:
@@ -389,7 +396,7 @@ def contexts(corpus: Iterable[Sequence[str]], word: str, window: int = 4, limit:
 def substitute(context: tuple[Sequence[str], str, Sequence[str]], replacement: str) -> str:
     """One concordance line with the word replaced by ``replacement`` in brackets: ``"a [proficient] year"``."""
     left, _, right = context
-    replacement = _check_word(replacement).replace("_", " ")
+    replacement = normalise_word(replacement).replace("_", " ")
     return " ".join([*left, f"[{replacement}]", *right])
 
 
@@ -397,7 +404,7 @@ def substitute(context: tuple[Sequence[str], str, Sequence[str]], replacement: s
 class SenseExample:
     """A WordNet example sentence for one sense, with the target word located in its tokens.
 
-    ``tokens`` come from :func:`course_utils.data.tokenize` (lower-case); ``tokens[position]`` is the
+    ``tokens`` come from :func:`course_utils.tokenization.tokenize` (lower-case); ``tokens[position]`` is the
     first occurrence of the word or of one of its inflections.
     """
 
@@ -409,7 +416,7 @@ class SenseExample:
 
 
 def _base_forms(token: str) -> set[str]:
-    wn = _wn()
+    wn = wordnet_corpus()
     forms = {token}
     for pos in ("n", "v", "a", "r"):
         forms.update(wn._morphy(token, pos))  # all analyses: "saw" → saw, see
@@ -423,7 +430,7 @@ def sense_examples(word: str, pos: str | None = None) -> list[SenseExample]:
     depository_financial_institution.n.01 and contains "bank", so it is kept; "She deposits her
     paycheck" for a sense of "bank" is not) are dropped. Order: WordNet's sense order, then example order.
     """
-    target = _check_word(word)
+    target = normalise_word(word)
     found = []
     for synset in synsets_of(word, pos):
         for sentence in synset.examples():

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from course_utils.data import tokenize
-from course_utils.wordnet import _check_word, _wn
+from course_utils.tokenization import tokenize
+from course_utils.wordnet import normalise_word, wordnet_corpus
 
 __all__ = [
     "FUNCTION_WORDS",
@@ -77,7 +77,7 @@ def lookup_form(token: str, *, strip_possessive: bool = True) -> str:
     "australia's" → "australia"; "it's" and "he's" stay whole (contractions of function words, which
     would otherwise find helium for "he").
     """
-    form = _check_word(token)
+    form = normalise_word(token)
     if strip_possessive:
         stripped = _POSSESSIVE.sub("", form)
         if stripped and stripped not in FUNCTION_WORDS:
@@ -87,7 +87,7 @@ def lookup_form(token: str, *, strip_possessive: bool = True) -> str:
 
 @lru_cache(maxsize=500_000)
 def _known(form: str) -> bool:
-    return bool(_wn().synsets(form))
+    return bool(wordnet_corpus().synsets(form))
 
 
 def has_synset(token: str, *, strip_possessive: bool = True) -> bool:
@@ -222,7 +222,7 @@ def polysemy(corpus: Iterable[Sequence[str]], top: int = 50, *, content_words_on
         if content_words_only and (form in FUNCTION_WORDS or _NUMBER.match(form)):
             continue
         if _known(form):
-            rows.append((word, count, len(_wn().synsets(form))))
+            rows.append((word, count, len(wordnet_corpus().synsets(form))))
             if len(rows) == top:
                 break
     return rows

@@ -16,7 +16,7 @@ from elmo_stand_ins import SENTENCES, tiny_setup  # shared tiny model (tests/ is
 from torch import nn
 
 from course_utils import elmo
-from course_utils.data import Vocabulary
+from course_utils.tokenization import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -378,6 +378,23 @@ def test_load_rejects_a_foreign_checkpoint(tmp_path):
         elmo.load_elmo(path)
     with pytest.raises(FileNotFoundError):
         elmo.load_elmo(tmp_path / "missing.safetensors")
+
+
+def test_load_names_a_corrupt_or_mismatched_checkpoint(tmp_path):
+    from course_utils.training import CheckpointError, load_checkpoint, save_checkpoint
+
+    model, chars, words = tiny_setup()
+    path = elmo.save_elmo(elmo.PretrainedElmo(model, chars, words), tmp_path / "elmo.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated.safetensors is not a readable checkpoint"):
+        elmo.load_elmo(truncated)
+    # ELMo metadata over weights of another shape: the config does not describe these weights
+    state, metadata = load_checkpoint(None, path)
+    state.pop(next(iter(state)))
+    mismatched = save_checkpoint(state, tmp_path / "mismatched.safetensors", metadata)
+    with pytest.raises(KeyError, match="does not hold the weights"):
+        elmo.load_elmo(mismatched)
 
 
 def test_embed_is_batch_independent():

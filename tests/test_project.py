@@ -42,7 +42,7 @@ def test_ci_runs_the_readme_test_command():
 def test_makefile_test_target_runs_ruff_units_and_nbval_in_parallel():
     makefile = (ROOT / "Makefile").read_text()
     for needle in ("ruff check", "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with",
-                   "--dist loadscope", "-n $(JOBS)", "course_utils.data install", "PORT ?="):
+                   "--dist loadscope", "-n $(JOBS)", "course_utils.install", "PORT ?="):
         assert needle in makefile, needle
 
 

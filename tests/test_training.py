@@ -7,13 +7,16 @@ from torch import nn
 
 from course_utils import training
 from course_utils.training import (
+    CheckpointError,
     TrainingHistory,
     choose_device,
     device_report,
+    evaluating,
     fit,
     load_checkpoint,
     save_checkpoint,
     seed_everything,
+    single_thread,
 )
 
 
@@ -157,3 +160,49 @@ def test_checkpoint_errors(tmp_path):
         load_checkpoint(nn.Linear(3, 4, bias=False), path)
     with pytest.raises(ValueError, match="shape"):
         load_checkpoint(nn.Linear(3, 5), path)
+
+
+def test_evaluating_sets_eval_mode_without_grad_and_restores_even_on_error():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    model.train()
+    with evaluating(model) as inside:
+        assert inside is model and not model.training and not torch.is_grad_enabled()
+    assert model.training and torch.is_grad_enabled()
+    model.eval()
+    with pytest.raises(RuntimeError, match="boom"):
+        with evaluating(model):
+            raise RuntimeError("boom")
+    assert not model.training  # an eval-mode model stays in eval mode
+    with pytest.raises(TypeError, match="nn.Module"):
+        with evaluating("not a model"):
+            pass
+
+
+def test_single_thread_restores_the_thread_count_even_on_error():
+    before = torch.get_num_threads()
+    with single_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(KeyError):
+        with single_thread(2):
+            assert torch.get_num_threads() == 2
+            raise KeyError("x")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive integer"):
+        with single_thread(0):
+            pass
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 16, b"not a safetensors file at all", b"\xff" * 8 + b"{}"])
+def test_load_checkpoint_names_a_corrupt_file(tmp_path, content):
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="broken.safetensors is not a readable checkpoint"):
+        load_checkpoint(None, path)
+
+
+def test_load_checkpoint_names_a_truncated_file(tmp_path):
+    path = save_checkpoint(nn.Linear(4, 4), tmp_path / "model.safetensors", {"note": "x"})
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(nn.Linear(4, 4), path)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_utils import data, vectors
-from course_utils.data import Vocabulary
+from course_utils.tokenization import Vocabulary
 from course_utils.vectors import (
     WordVectors,
     concordance,

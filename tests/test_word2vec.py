@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from course_utils.data import Vocabulary
+from course_utils.tokenization import Vocabulary
 from course_utils.vectors import WordVectors
 from course_utils.word2vec import (
     CBOW,

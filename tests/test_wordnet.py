@@ -305,3 +305,14 @@ def test_show_word_prints_and_draws(capsys):
     plt.close("all")
     with pytest.raises(KeyError, match="qwzxv"):
         W.show_word("qwzxv")
+
+
+def test_normalise_word_and_wordnet_corpus():
+    from course_utils.wordnet import normalise_word, wordnet_corpus
+
+    assert normalise_word("  Ice Cream ") == "ice_cream"
+    with pytest.raises(TypeError, match="string"):
+        normalise_word(3)
+    with pytest.raises(ValueError, match="empty"):
+        normalise_word("   ")
+    assert wordnet_corpus().synset("dog.n.01").name() == "dog.n.01"
