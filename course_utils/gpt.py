@@ -1,0 +1,489 @@
+"""GPT: a decoder-only Transformer trained to predict the next token, and GPT-1's fine-tuning head.
+
+Idea. A language model factorises the probability of a text left to right,
+p(x_1..x_T) = ∏_t p(x_t | x_<t), and is trained to maximise it. GPT computes every factor at once: a
+stack of pre-LN Transformer blocks whose self-attention is *causal* (position t reads positions <= t
+only), token + learned position embeddings at the bottom, a final LayerNorm and a linear map to the
+vocabulary at the top (optionally the transposed token embedding: weight tying, Press & Wolf 2017).
+
+Formulas::
+
+    h_0 = W_e[x] + W_p[0..T-1]
+    h_l = h_{l-1} + Attn(LN(h_{l-1}));   h_l = h_l + FFN(LN(h_l))       (pre-LN, as GPT-2)
+    p(x_{t+1} | x_<=t) = softmax(LN(h_L)_t W_out^T)
+    L_LM  = -1/N Σ_t log p(x_{t+1} | x_<=t)          (targets are the inputs shifted left by one)
+    perplexity = exp(L_LM)
+    GPT-1 fine-tuning: L_3 = L_task + λ · L_LM, L_task = cross-entropy of a linear head on the last token
+
+Radford et al. (2018) "Improving Language Understanding by Generative Pre-Training" (GPT-1: the
+classification head and the auxiliary LM loss); Radford et al. (2019) "Language Models are Unsupervised
+Multitask Learners" (GPT-2: pre-LN, the layout whose weights :func:`to_hf_gpt2` copies). Sampling
+(greedy, temperature, top-k, top-p) and the key/value cache are in :mod:`course_utils.generation`.
+
+The blocks use :class:`course_utils.attention.MultiHeadAttention`'s parameters and
+:func:`course_utils.attention.fast_scaled_dot_product_attention`; a block also accepts the keys and
+values of earlier positions (a :class:`KeyValueCache`), so generation feeds one new token per step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_utils.attention import (
+    LearnedPositionalEmbedding,
+    MultiHeadAttention,
+    fast_scaled_dot_product_attention,
+    merge_heads,
+    scaled_dot_product_attention,
+    split_heads,
+)
+from course_utils.training import load_checkpoint, save_checkpoint
+from course_utils.transformer import PositionWiseFeedForward
+
+__all__ = [
+    "GPTConfig",
+    "KeyValueCache",
+    "GPTOutput",
+    "GPTBlock",
+    "GPT",
+    "lm_loss",
+    "token_log_probs",
+    "perplexity",
+    "last_token_states",
+    "GPTClassifier",
+    "ClassifierOutput",
+    "save_gpt",
+    "load_gpt",
+    "to_hf_gpt2",
+    "ARCHITECTURE",
+]
+
+ARCHITECTURE = "gpt"  # written into every checkpoint's metadata; load_gpt refuses anything else
+
+
+@dataclass
+class GPTConfig:
+    """Sizes of a GPT (defaults: the course's Wikipedia model; GPT-2 small's in brackets)."""
+
+    vocab_size: int = 2048  # tokens V, the byte-level BPE vocabulary [50257]
+    context_length: int = 128  # longest sequence the learned position table covers [1024]
+    d_model: int = 128  # width C of every token vector [768]
+    n_heads: int = 4  # attention heads H (d_model must be divisible by it) [12]
+    n_layers: int = 4  # Transformer blocks L [12]
+    d_ff: int = 512  # hidden width of the feed-forward network [3072 = 4·d_model]
+    dropout: float = 0.1  # on embeddings, attention weights and each sub-layer's output [0.1]
+    tie_weights: bool = True  # output projection = token embedding table (transposed) [True]
+    layer_norm_eps: float = 1e-5  # LayerNorm's ε [1e-5]
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "context_length", "d_model", "n_heads", "n_layers", "d_ff"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not isinstance(self.tie_weights, bool):
+            raise ValueError(f"tie_weights must be True or False, got {self.tie_weights!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GPTConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown GPTConfig fields {unknown}")
+        return cls(**values)
+
+
+@dataclass
+class KeyValueCache:
+    """Keys and values of the positions seen so far, one (k, v) pair per layer, each (B, H, S, D).
+
+    A new token's query attends to these plus its own key and value, so a forward pass over only the
+    new tokens gives the same outputs as one over the whole sequence (the cache grows by concatenation).
+    """
+
+    layers: list[tuple[Tensor, Tensor]] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        """S, the number of positions whose keys and values are stored (0 when empty)."""
+        return self.layers[0][0].shape[-2] if self.layers else 0
+
+    def select(self, rows: Tensor) -> KeyValueCache:
+        """The cache of a subset (or reordering) of the batch rows."""
+        return KeyValueCache([(k[rows], v[rows]) for k, v in self.layers])
+
+
+@dataclass
+class GPTOutput:
+    """What :meth:`GPT.forward` returns.
+
+    ``logits`` (B, T, V): scores for the token *after* each position. ``hidden`` (B, T, C): the final
+    LayerNorm's output (what a classification or reward head reads). ``loss``: the shifted next-token
+    loss when ``targets`` were given. ``attention``: one (B, H, T, S) tensor per layer when
+    ``need_weights``. ``cache``: keys and values including these positions when ``use_cache``.
+    """
+
+    logits: Tensor
+    hidden: Tensor
+    loss: Tensor | None = None
+    attention: list[Tensor] | None = None
+    cache: KeyValueCache | None = None
+
+
+def _cached_causal_mask(queries: int, keys: int, device: torch.device) -> Tensor:
+    """(T, S) bool mask for T new queries after S - T cached positions: query i sees keys <= S - T + i."""
+    return torch.ones(queries, keys, dtype=torch.bool, device=device).tril(diagonal=keys - queries)
+
+
+class GPTBlock(nn.Module):
+    """Pre-LN block: x + Attn(LN(x)) then x + FFN(LN(x)), with causal self-attention and a cache.
+
+    Parameter names follow :class:`course_utils.transformer.EncoderBlock` (``self_attention``,
+    ``feed_forward``, ``norm1``, ``norm2``), the attention keeps ``nn.MultiheadAttention``'s layout.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.norm1 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.self_attention = MultiHeadAttention(config.d_model, config.n_heads, dropout=config.dropout)
+        self.norm2 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.feed_forward = PositionWiseFeedForward(config.d_model, config.d_ff, 0.0, "gelu")
+        self.dropout1 = nn.Dropout(config.dropout)
+        self.dropout2 = nn.Dropout(config.dropout)
+
+    def attend(self, x: Tensor, past: tuple[Tensor, Tensor] | None, need_weights: bool,
+               ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
+        """Causal self-attention of (B, T, C) after ``past`` keys/values; returns (out, (k, v), weights)."""
+        attention = self.self_attention
+        q, k, v = F.linear(x, attention.in_proj_weight, attention.in_proj_bias).chunk(3, dim=-1)  # 3 x (B, T, C)
+        q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))  # (B, H, T, D)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=-2)  # (B, H, S, D)
+            v = torch.cat([past[1], v], dim=-2)
+        T, S = q.shape[-2], k.shape[-2]
+        p = attention.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            out, weights = scaled_dot_product_attention(q, k, v, _cached_causal_mask(T, S, x.device),
+                                                        dropout_p=p, training=self.training, return_weights=True)
+        elif T == S:
+            out = fast_scaled_dot_product_attention(q, k, v, dropout_p=p, training=self.training, is_causal=True)
+        else:
+            out = fast_scaled_dot_product_attention(q, k, v, _cached_causal_mask(T, S, x.device),
+                                                    dropout_p=p, training=self.training)
+        return attention.out_proj(merge_heads(out)), (k, v), weights
+
+    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, *, need_weights: bool = False,
+                ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
+        """(B, T, C) → (output (B, T, C), this layer's keys/values (B, H, S, D) x 2, weights or None)."""
+        attended, key_value, weights = self.attend(self.norm1(x), past, need_weights)
+        x = x + self.dropout1(attended)
+        x = x + self.dropout2(self.feed_forward(self.norm2(x)))
+        return x, key_value, weights
+
+
+class GPT(nn.Module):
+    """Token + position embeddings → ``n_layers`` :class:`GPTBlock` → LayerNorm → logits over V."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.position_embedding = LearnedPositionalEmbedding(config.d_model, config.context_length, config.dropout)
+        self.blocks = nn.ModuleList(GPTBlock(config) for _ in range(config.n_layers))
+        self.final_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.lm_head = None if config.tie_weights else nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """GPT-2's initialisation: N(0, 0.02) weights, zero biases, and the projections that add to the
+        residual stream scaled by 1/sqrt(2L), so the stream's variance does not grow with depth."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+                if getattr(module, "bias", None) is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, MultiHeadAttention):
+                nn.init.normal_(module.in_proj_weight, std=0.02)
+                nn.init.zeros_(module.in_proj_bias)
+        residual_std = 0.02 / math.sqrt(2 * self.config.n_layers)
+        for block in self.blocks:
+            nn.init.normal_(block.self_attention.out_proj.weight, std=residual_std)
+            nn.init.normal_(block.feed_forward.linear2.weight, std=residual_std)
+
+    def output_weight(self) -> Tensor:
+        """(V, C): the token embedding table when tied, else the separate output projection."""
+        return self.token_embedding.weight if self.lm_head is None else self.lm_head.weight
+
+    def parameter_count(self, *, include_positions: bool = True) -> int:
+        """Distinct trainable parameters (a tied table is counted once)."""
+        total = sum(p.numel() for p in self.parameters())
+        return total if include_positions else total - self.position_embedding.embedding.weight.numel()
+
+    def check_ids(self, ids: Tensor, offset: int = 0) -> None:
+        """Raise a clear error unless ``ids`` is a non-empty (B, T) long tensor of in-vocabulary ids that
+        fits the context after ``offset`` cached positions."""
+        if not isinstance(ids, Tensor):
+            raise TypeError(f"token ids must be a torch.Tensor, got {type(ids).__name__}")
+        if ids.dim() != 2 or ids.dtype != torch.long:
+            raise ValueError(f"token ids must be a (B, T) long tensor, got dtype {ids.dtype} and shape {tuple(ids.shape)}")
+        if ids.shape[0] == 0 or ids.shape[1] == 0:
+            raise ValueError(f"token ids are empty (shape {tuple(ids.shape)}): give at least one token per row")
+        vocab = self.config.vocab_size
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= vocab:
+            bad = low if low < 0 else high
+            raise ValueError(f"token id {bad} is outside the vocabulary 0..{vocab - 1}")
+        if offset + ids.shape[1] > self.config.context_length:
+            raise ValueError(
+                f"{ids.shape[1]} tokens" + (f" after {offset} cached ones" if offset else "")
+                + f" exceed the context length {self.config.context_length}; cut the input from the left "
+                "(generate() does this for prompts)"
+            )
+
+    def forward(self, ids: Tensor, *, targets: Tensor | None = None, loss_mask: Tensor | None = None,
+                cache: KeyValueCache | None = None, use_cache: bool = False, need_weights: bool = False,
+                ) -> GPTOutput:
+        """Run the model on ``ids`` (B, T), after the positions held in ``cache`` (if any).
+
+        ``targets``: (B, T) ids whose *shifted* loss is computed — usually ``ids`` itself: the logits at
+        position t are scored against ``targets[:, t + 1]`` (see :func:`lm_loss`; ``loss_mask`` (B, T)
+        picks which target tokens count, e.g. only a response's tokens for supervised fine-tuning).
+        ``use_cache`` returns the keys and values (those of ``cache`` plus the new ones).
+        """
+        offset = 0 if cache is None else cache.length
+        self.check_ids(ids, offset)
+        if cache is not None and cache.layers and cache.layers[0][0].shape[0] != ids.shape[0]:
+            raise ValueError(f"the cache holds {cache.layers[0][0].shape[0]} rows but ids have {ids.shape[0]}")
+        x = self.position_embedding(self.token_embedding(ids), offset)  # (B, T, C)
+        new_cache, maps = [], []
+        for i, block in enumerate(self.blocks):
+            past = cache.layers[i] if cache is not None and cache.layers else None
+            x, key_value, weights = block(x, past, need_weights=need_weights)
+            new_cache.append(key_value)
+            maps.append(weights)
+        hidden = self.final_norm(x)
+        logits = F.linear(hidden, self.output_weight())  # (B, T, V)
+        loss = None if targets is None else lm_loss(logits, targets, loss_mask)
+        return GPTOutput(logits, hidden, loss, maps if need_weights else None,
+                         KeyValueCache(new_cache) if use_cache else None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Losses and evaluation
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_targets(logits: Tensor, targets: Tensor, loss_mask: Tensor | None) -> None:
+    if logits.dim() != 3:
+        raise ValueError(f"logits must be (B, T, V), got shape {tuple(logits.shape)}")
+    if not isinstance(targets, Tensor) or targets.shape != logits.shape[:2]:
+        raise ValueError(f"targets must have shape {tuple(logits.shape[:2])} (B, T), got {tuple(getattr(targets, 'shape', ()))}")
+    if logits.shape[1] < 2:
+        raise ValueError("a shifted next-token loss needs at least 2 positions per row")
+    if loss_mask is not None and (not isinstance(loss_mask, Tensor) or loss_mask.shape != targets.shape):
+        raise ValueError(f"loss_mask must have shape {tuple(targets.shape)}, got {tuple(getattr(loss_mask, 'shape', ()))}")
+
+
+def token_log_probs(logits: Tensor, targets: Tensor) -> Tensor:
+    """log p(targets[:, t+1] | ..t) for t = 0..T-2: (B, T, V), (B, T) → (B, T - 1).
+
+    The first token has no prediction (nothing precedes it); the last position's logits predict a token
+    that is not there. Sums of these give a sequence's log-probability (what DPO and PPO need).
+    """
+    _check_targets(logits, targets, None)
+    log_probs = logits[:, :-1].log_softmax(-1)  # (B, T-1, V)
+    return log_probs.gather(-1, targets[:, 1:, None]).squeeze(-1)
+
+
+def lm_loss(logits: Tensor, targets: Tensor, loss_mask: Tensor | None = None) -> Tensor:
+    """Mean next-token cross-entropy (nats per token) with shifted targets.
+
+    logits (B, T, V) at position t score ``targets[:, t + 1]``. ``loss_mask`` (B, T), aligned with
+    ``targets``: True (or 1) where a target token counts; its first column is ignored (no prediction).
+    Raises ValueError when the mask selects no token (the mean would be 0/0).
+    """
+    _check_targets(logits, targets, loss_mask)
+    V = logits.shape[-1]
+    nll = F.cross_entropy(logits[:, :-1].reshape(-1, V), targets[:, 1:].reshape(-1), reduction="none")
+    if loss_mask is None:
+        return nll.mean()
+    weight = loss_mask[:, 1:].reshape(-1).to(nll.dtype)
+    total = weight.sum()
+    if float(total) == 0:
+        raise ValueError("loss_mask selects no target token (after dropping the first column)")
+    return (nll * weight).sum() / total
+
+
+@torch.no_grad()
+def perplexity(model: GPT, ids: Tensor, *, batch_size: int = 32) -> float:
+    """exp(mean next-token loss) of ``model`` over the rows of ``ids`` (N, T), evaluated in eval mode.
+
+    Every row is an independent window; each predicts its T - 1 later tokens.
+    """
+    from course_utils.training import evaluating
+
+    if not isinstance(ids, Tensor) or ids.dim() != 2 or ids.shape[0] == 0:
+        raise ValueError(f"ids must be a non-empty (N, T) tensor of windows, got {tuple(getattr(ids, 'shape', ()))}")
+    total, count = 0.0, 0
+    with evaluating(model):
+        for start in range(0, ids.shape[0], batch_size):
+            batch = ids[start:start + batch_size]
+            logits = model(batch).logits
+            total += float(lm_loss(logits, batch)) * batch.shape[0] * (batch.shape[1] - 1)
+            count += batch.shape[0] * (batch.shape[1] - 1)
+    return math.exp(total / count)
+
+
+def last_token_states(hidden: Tensor, lengths: Tensor | None = None) -> Tensor:
+    """(B, T, C) hidden states → (B, C) at each row's last real token (right padding after ``lengths``)."""
+    if hidden.dim() != 3:
+        raise ValueError(f"hidden must be (B, T, C), got shape {tuple(hidden.shape)}")
+    B, T, _ = hidden.shape
+    if lengths is None:
+        return hidden[:, -1]
+    lengths = torch.as_tensor(lengths, device=hidden.device)
+    if lengths.shape != (B,) or bool((lengths < 1).any()) or bool((lengths > T).any()):
+        raise ValueError(f"lengths must have shape ({B},) with values in 1..{T}, got {lengths.tolist()}")
+    return hidden[torch.arange(B, device=hidden.device), lengths.long() - 1]
+
+
+# --------------------------------------------------------------------------------------------------
+# GPT-1 fine-tuning: a linear head on the last token, plus the auxiliary LM loss
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClassifierOutput:
+    """``logits`` (B, K) class scores; ``loss`` = task loss + λ · LM loss (None without labels);
+    ``task_loss`` and ``lm_loss`` its two parts."""
+
+    logits: Tensor
+    loss: Tensor | None = None
+    task_loss: Tensor | None = None
+    lm_loss: Tensor | None = None
+
+
+class GPTClassifier(nn.Module):
+    """GPT-1's discriminative fine-tuning: P(y | x) = softmax(h_L[last token] W_y), L = L_task + λ·L_LM.
+
+    ``backbone`` is a (pre-trained) :class:`GPT`; ``lm_weight`` is λ (0 turns the auxiliary loss off).
+    """
+
+    def __init__(self, backbone: GPT, n_classes: int, *, lm_weight: float = 0.5) -> None:
+        super().__init__()
+        if not isinstance(backbone, GPT):
+            raise TypeError(f"backbone must be a GPT, got {type(backbone).__name__}")
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        if not lm_weight >= 0 or math.isinf(lm_weight):
+            raise ValueError(f"lm_weight (λ) must be a finite number >= 0, got {lm_weight}")
+        self.backbone, self.n_classes, self.lm_weight = backbone, n_classes, float(lm_weight)
+        self.head = nn.Linear(backbone.config.d_model, n_classes)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, ids: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None) -> ClassifierOutput:
+        """``ids`` (B, T) right-padded after ``lengths``; ``labels`` (B,) in 0..K-1 → :class:`ClassifierOutput`."""
+        out = self.backbone(ids)
+        logits = self.head(last_token_states(out.hidden, lengths))  # (B, K)
+        if labels is None:
+            return ClassifierOutput(logits)
+        labels = torch.as_tensor(labels, device=logits.device)
+        if labels.shape != (ids.shape[0],) or bool((labels < 0).any()) or bool((labels >= self.n_classes).any()):
+            raise ValueError(f"labels must have shape ({ids.shape[0]},) with values in 0..{self.n_classes - 1}")
+        task = F.cross_entropy(logits, labels.long())
+        mask = None
+        if lengths is not None:
+            mask = torch.arange(ids.shape[1], device=ids.device)[None] < torch.as_tensor(lengths, device=ids.device)[:, None]
+        language = lm_loss(out.logits, ids, mask) if ids.shape[1] > 1 else task.new_zeros(())
+        return ClassifierOutput(logits, task + self.lm_weight * language, task, language)
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints and the Hugging Face bridge
+# --------------------------------------------------------------------------------------------------
+
+
+def save_gpt(model: GPT, path: str | Path, *, metadata: dict | None = None, half: bool = True) -> Path:
+    """Save weights (float16 by default) with the config and ``architecture = "gpt"`` in the metadata.
+
+    ``metadata`` adds JSON-able entries (the tokenizer's merges, the command, metrics, ...).
+    A tied table is stored once (under the token embedding's name).
+    """
+    if not isinstance(model, GPT):
+        raise TypeError(f"save_gpt saves a GPT, got {type(model).__name__}")
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    return save_checkpoint(state, path, {**(metadata or {}), "architecture": ARCHITECTURE,
+                                         "config": model.config.to_dict()})
+
+
+def load_gpt(path: str | Path) -> tuple[GPT, dict]:
+    """Rebuild a :class:`GPT` (float32, eval mode) from :func:`save_gpt`'s file; returns (model, metadata).
+
+    Raises ValueError when the file is a checkpoint of another architecture.
+    """
+    _, metadata = load_checkpoint(None, path)
+    architecture = metadata.get("architecture")
+    if architecture != ARCHITECTURE or "config" not in metadata:
+        raise ValueError(f"{Path(path).name} is not a GPT checkpoint (its metadata says architecture="
+                         f"{architecture!r}); load it with its own module's loader")
+    model = GPT(GPTConfig.from_dict(metadata["config"]))
+    load_checkpoint(model, path)
+    return model.eval(), metadata
+
+
+@torch.no_grad()
+def to_hf_gpt2(model: GPT):
+    """A ``transformers.GPT2LMHeadModel`` with the same config and a copy of these weights (for tests
+    and benchmarks; ``transformers`` is imported lazily and never downloads anything).
+
+    GPT-2's ``Conv1D`` stores weights as (in, out), the transpose of ``nn.Linear``; its GELU is set to
+    the exact one used here.
+    """
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    c = model.config
+    hf_config = GPT2Config(vocab_size=c.vocab_size, n_positions=c.context_length, n_embd=c.d_model,
+                           n_layer=c.n_layers, n_head=c.n_heads, n_inner=c.d_ff, activation_function="gelu",
+                           resid_pdrop=c.dropout, embd_pdrop=c.dropout, attn_pdrop=c.dropout,
+                           layer_norm_epsilon=c.layer_norm_eps, tie_word_embeddings=c.tie_weights,
+                           bos_token_id=None, eos_token_id=None)
+    hf = GPT2LMHeadModel(hf_config)
+    param = next(model.parameters())
+    hf.to(dtype=param.dtype, device=param.device)
+    t = hf.transformer
+    t.wte.weight.copy_(model.token_embedding.weight)
+    t.wpe.weight.copy_(model.position_embedding.embedding.weight)
+    for ours, theirs in zip(model.blocks, t.h):
+        theirs.ln_1.load_state_dict(ours.norm1.state_dict())
+        theirs.ln_2.load_state_dict(ours.norm2.state_dict())
+        attention = ours.self_attention
+        theirs.attn.c_attn.weight.copy_(attention.in_proj_weight.T)
+        theirs.attn.c_attn.bias.copy_(attention.in_proj_bias)
+        theirs.attn.c_proj.weight.copy_(attention.out_proj.weight.T)
+        theirs.attn.c_proj.bias.copy_(attention.out_proj.bias)
+        theirs.mlp.c_fc.weight.copy_(ours.feed_forward.linear1.weight.T)
+        theirs.mlp.c_fc.bias.copy_(ours.feed_forward.linear1.bias)
+        theirs.mlp.c_proj.weight.copy_(ours.feed_forward.linear2.weight.T)
+        theirs.mlp.c_proj.bias.copy_(ours.feed_forward.linear2.bias)
+    t.ln_f.load_state_dict(model.final_norm.state_dict())
+    if not c.tie_weights:
+        hf.lm_head.weight.copy_(model.lm_head.weight)
+    return hf.train(model.training)
