@@ -37,7 +37,7 @@ def _sync(device: torch.device) -> None:
 def _step(module, x: torch.Tensor, is_torch: bool) -> None:
     module.zero_grad(set_to_none=True)
     x.grad = None
-    output = module(x, x, x, need_weights=False)[0] if is_torch else module(x)[0]
+    output = module(x, x, x, need_weights=False)[0] if is_torch else module(x).output
     output.sum().backward()
 
 

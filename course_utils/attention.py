@@ -27,6 +27,7 @@ Shapes: B batch, H heads, T query length, S key length, C model width (d_model),
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,7 @@ from course_utils.plotting import plot_heatmap
 from course_utils.tokenization import tokenize
 
 __all__ = [
+    "AttentionOutput",
     "scaled_dot_product_attention",
     "fast_scaled_dot_product_attention",
     "causal_mask",
@@ -302,6 +304,14 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(-3, -2).flatten(-2)  # (..., T, C)
 
 
+@dataclass
+class AttentionOutput:
+    """What :class:`MultiHeadAttention` returns, whatever it was asked for."""
+
+    output: Tensor  # (B, T, C): the attended values, projected by W^O
+    weights: Tensor | None = None  # (B, H, T, S) softmax weights; only when ``need_weights=True``
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention, batch-first, with the parameter layout of ``nn.MultiheadAttention``.
 
@@ -363,12 +373,13 @@ class MultiHeadAttention(nn.Module):
         mask: Tensor | None = None,
         need_weights: bool = False,
         is_causal: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
+    ) -> AttentionOutput:
         """Attend from ``query`` (B, T, C) to ``key``/``value`` (B, S, C); both default to ``query``.
 
         ``mask``: bool, True = may attend, of shape (T, S), (B, T, S) or broadcastable to (B, H, T, S)
         (for example :func:`padding_mask`'s (B, 1, 1, S)). ``is_causal`` adds a causal mask.
-        Returns ``(output (B, T, C), weights (B, H, T, S) or None)``; weights only when ``need_weights``.
+        Returns an :class:`AttentionOutput`: ``.output`` (B, T, C) and ``.weights`` (B, H, T, S), the
+        latter only when ``need_weights`` (else None).
         """
         self._check_input("query", query)
         key = query if key is None else key
@@ -411,7 +422,7 @@ class MultiHeadAttention(nn.Module):
                 q, k, v, mask, dropout_p=self.dropout, training=self.training, is_causal=is_causal
             )
         out = self.out_proj(merge_heads(out))  # (B, T, C)
-        return out, (weights if need_weights else None)
+        return AttentionOutput(out, weights if need_weights else None)
 
     @torch.no_grad()
     def load_from_torch(self, mha: nn.MultiheadAttention) -> MultiHeadAttention:
@@ -573,7 +584,7 @@ def explore_attention(
     torch.manual_seed(seed)
     layer = MultiHeadAttention(d_model, n_heads)
     with torch.no_grad():
-        _, weights = layer(x, need_weights=True, is_causal=causal)  # (1, H, T, T)
+        weights = layer(x, need_weights=True, is_causal=causal).weights  # (1, H, T, T)
     columns = min(n_heads, 4)
     rows = math.ceil(n_heads / columns)
     size = min(0.3 * len(tokens) + 1.5, 4.5)  # inches per panel

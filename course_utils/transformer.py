@@ -51,7 +51,10 @@ __all__ = [
     "Encoder",
     "Decoder",
     "TokenEmbedding",
+    "BlockOutput",
+    "StackOutput",
     "AttentionMaps",
+    "Seq2SeqOutput",
     "EncoderDecoder",
     "decoder_self_mask",
     "greedy_step",
@@ -132,6 +135,24 @@ class PositionWiseFeedForward(nn.Module):
         return self.linear2(self.dropout(self.activation(self.linear1(x))))  # (B, T, C)
 
 
+@dataclass
+class BlockOutput:
+    """What an :class:`EncoderBlock` or :class:`DecoderBlock` returns."""
+
+    hidden: Tensor  # (B, T, C)
+    self_weights: Tensor | None = None  # (B, H, T, T); only when need_weights
+    cross_weights: Tensor | None = None  # (B, H, T, S); decoder blocks only, when need_weights
+
+
+@dataclass
+class StackOutput:
+    """What an :class:`Encoder` or :class:`Decoder` stack returns."""
+
+    hidden: Tensor  # (B, T, C), after the final LayerNorm of a pre-LN stack
+    self_weights: list[Tensor] | None = None  # one (B, H, T, T) per layer; only when need_weights
+    cross_weights: list[Tensor] | None = None  # one (B, H, T, S) per layer; decoder only, when need_weights
+
+
 def _block_args(config: TransformerConfig) -> dict:
     return dict(d_model=config.d_model, n_heads=config.n_heads, d_ff=config.d_ff, dropout=config.dropout,
                 activation=config.activation, norm_first=config.norm_first, layer_norm_eps=config.layer_norm_eps)
@@ -141,7 +162,8 @@ class EncoderBlock(nn.Module):
     """Self-attention and FFN, each inside a residual connection with LayerNorm (post- or pre-LN).
 
     ``forward(x, mask)`` with ``x`` (B, T, C) and a bool ``mask`` (True = may attend) broadcastable to
-    (B, H, T, T); returns (B, T, C), or ``(output, weights (B, H, T, T))`` when ``need_weights``.
+    (B, H, T, T); returns a :class:`BlockOutput` (``.hidden`` (B, T, C); ``.self_weights`` when
+    ``need_weights``).
     A causal ``mask`` turns it into a GPT block.
     """
 
@@ -156,16 +178,16 @@ class EncoderBlock(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False):
+    def forward(self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False) -> BlockOutput:
         if self.norm_first:  # x + Sublayer(LayerNorm(x))
-            attended, weights = self.self_attention(self.norm1(x), mask=mask, need_weights=need_weights)
-            x = x + self.dropout1(attended)
+            attended = self.self_attention(self.norm1(x), mask=mask, need_weights=need_weights)
+            x = x + self.dropout1(attended.output)
             x = x + self.dropout2(self.feed_forward(self.norm2(x)))
         else:  # LayerNorm(x + Sublayer(x))
-            attended, weights = self.self_attention(x, mask=mask, need_weights=need_weights)
-            x = self.norm1(x + self.dropout1(attended))
+            attended = self.self_attention(x, mask=mask, need_weights=need_weights)
+            x = self.norm1(x + self.dropout1(attended.output))
             x = self.norm2(x + self.dropout2(self.feed_forward(x)))
-        return (x, weights) if need_weights else x
+        return BlockOutput(x, attended.weights)
 
     @torch.no_grad()
     def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> EncoderBlock:
@@ -182,8 +204,7 @@ class DecoderBlock(nn.Module):
 
     ``forward(x, memory, self_mask, memory_mask)``: ``x`` (B, T, C) the target prefix, ``memory``
     (B, S, C); ``self_mask`` broadcastable to (B, H, T, T) (causal), ``memory_mask`` to (B, H, T, S)
-    (source padding). Returns (B, T, C), or ``(output, self_weights, cross_weights)`` when
-    ``need_weights``.
+    (source padding). Returns a :class:`BlockOutput` (weights only when ``need_weights``).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, *, dropout: float = 0.0, activation: str = "relu",
@@ -201,24 +222,22 @@ class DecoderBlock(nn.Module):
         self.dropout3 = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None, memory_mask: Tensor | None = None,
-                *, need_weights: bool = False):
+                *, need_weights: bool = False) -> BlockOutput:
         if self.norm_first:
             h = self.norm1(x)
-            attended, self_weights = self.self_attention(h, mask=self_mask, need_weights=need_weights)
-            x = x + self.dropout1(attended)
+            attended = self.self_attention(h, mask=self_mask, need_weights=need_weights)
+            x = x + self.dropout1(attended.output)
             # queries from the decoder, keys and values from the encoder's memory
-            attended, cross_weights = self.cross_attention(self.norm2(x), memory, memory, mask=memory_mask,
-                                                           need_weights=need_weights)
-            x = x + self.dropout2(attended)
+            crossed = self.cross_attention(self.norm2(x), memory, memory, mask=memory_mask, need_weights=need_weights)
+            x = x + self.dropout2(crossed.output)
             x = x + self.dropout3(self.feed_forward(self.norm3(x)))
         else:
-            attended, self_weights = self.self_attention(x, mask=self_mask, need_weights=need_weights)
-            x = self.norm1(x + self.dropout1(attended))
-            attended, cross_weights = self.cross_attention(x, memory, memory, mask=memory_mask,
-                                                           need_weights=need_weights)
-            x = self.norm2(x + self.dropout2(attended))
+            attended = self.self_attention(x, mask=self_mask, need_weights=need_weights)
+            x = self.norm1(x + self.dropout1(attended.output))
+            crossed = self.cross_attention(x, memory, memory, mask=memory_mask, need_weights=need_weights)
+            x = self.norm2(x + self.dropout2(crossed.output))
             x = self.norm3(x + self.dropout3(self.feed_forward(x)))
-        return (x, self_weights, cross_weights) if need_weights else x
+        return BlockOutput(x, attended.weights, crossed.weights)
 
     @torch.no_grad()
     def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> DecoderBlock:
@@ -252,18 +271,16 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(EncoderBlock(**_block_args(config)) for _ in range(n_layers))
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm_first else None
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False):
-        """(B, T, C) → (B, T, C), or ``(output, [weights per layer])`` when ``need_weights``."""
+    def forward(self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False) -> StackOutput:
+        """(B, T, C) → :class:`StackOutput` (``.hidden`` (B, T, C); per-layer weights when ``need_weights``)."""
         weights = []
         for layer in self.layers:
-            if need_weights:
-                x, w = layer(x, mask, need_weights=True)
-                weights.append(w)
-            else:
-                x = layer(x, mask)
+            out = layer(x, mask, need_weights=need_weights)
+            x = out.hidden
+            weights.append(out.self_weights)
         if self.norm is not None:
             x = self.norm(x)
-        return (x, weights) if need_weights else x
+        return StackOutput(x, weights if need_weights else None)
 
 
 class Decoder(nn.Module):
@@ -276,19 +293,19 @@ class Decoder(nn.Module):
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm_first else None
 
     def forward(self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None, memory_mask: Tensor | None = None,
-                *, need_weights: bool = False):
-        """(B, T, C) → (B, T, C), or ``(output, [self weights], [cross weights])`` when ``need_weights``."""
+                *, need_weights: bool = False) -> StackOutput:
+        """(B, T, C) → :class:`StackOutput`; per-layer self and cross weights when ``need_weights``."""
         self_weights, cross_weights = [], []
         for layer in self.layers:
-            if need_weights:
-                x, s, c = layer(x, memory, self_mask, memory_mask, need_weights=True)
-                self_weights.append(s)
-                cross_weights.append(c)
-            else:
-                x = layer(x, memory, self_mask, memory_mask)
+            out = layer(x, memory, self_mask, memory_mask, need_weights=need_weights)
+            x = out.hidden
+            self_weights.append(out.self_weights)
+            cross_weights.append(out.cross_weights)
         if self.norm is not None:
             x = self.norm(x)
-        return (x, self_weights, cross_weights) if need_weights else x
+        if not need_weights:
+            return StackOutput(x)
+        return StackOutput(x, self_weights, cross_weights)
 
 
 class TokenEmbedding(nn.Module):
@@ -340,6 +357,14 @@ class AttentionMaps:
     cross: list[Tensor] = field(default_factory=list)  # target (queries) → source (keys): the alignment
 
 
+@dataclass
+class Seq2SeqOutput:
+    """What :class:`EncoderDecoder` returns."""
+
+    logits: Tensor  # (B, T, V): next-token scores at every target position
+    attention: AttentionMaps | None = None  # every layer's weights; only when need_weights
+
+
 class EncoderDecoder(nn.Module):
     """The paper's model: source embedding → encoder; target embedding → decoder → linear → logits."""
 
@@ -362,42 +387,45 @@ class EncoderDecoder(nn.Module):
         """(B, 1, 1, S): True on real source tokens, False on padding."""
         return padding_mask(source != self.config.pad_id)
 
-    def encode(self, source: Tensor, *, need_weights: bool = False):
-        """Source ids (B, S) → memory (B, S, C) (and the encoder's weights when ``need_weights``)."""
+    def run_encoder(self, source: Tensor, *, need_weights: bool = False) -> StackOutput:
+        """Source ids (B, S) → the encoder's :class:`StackOutput` (memory in ``.hidden``)."""
         return self.encoder(self.source_embedding(source), self.source_mask(source), need_weights=need_weights)
 
-    def decode(self, target: Tensor, memory: Tensor, source_mask: Tensor | None, *, need_weights: bool = False):
-        """Target prefix ids (B, T) and memory (B, S, C) → next-token logits (B, T, V).
-
-        With ``need_weights`` returns ``(logits, [self weights], [cross weights])``.
-        """
+    def run_decoder(self, target: Tensor, memory: Tensor, source_mask: Tensor | None, *,
+                    need_weights: bool = False) -> tuple[Tensor, StackOutput]:
+        """Target prefix ids (B, T) and memory (B, S, C) → (logits (B, T, V), the decoder's StackOutput)."""
         if memory.dim() != 3 or memory.shape[0] != target.shape[0]:
             raise ValueError(f"memory must be (B={target.shape[0]}, S, C), got {tuple(memory.shape)}")
         x = self.target_embedding(target)
-        result = self.decoder(x, memory, decoder_self_mask(target, self.config.pad_id), source_mask,
-                              need_weights=need_weights)
-        h = result[0] if need_weights else result
+        stack = self.decoder(x, memory, decoder_self_mask(target, self.config.pad_id), source_mask,
+                             need_weights=need_weights)
         if self.output is None:  # tied: the output projection is the target embedding table
-            logits = F.linear(h, self.target_embedding.embedding.weight)
+            logits = F.linear(stack.hidden, self.target_embedding.embedding.weight)
         else:
-            logits = self.output(h)
-        return (logits, result[1], result[2]) if need_weights else logits
+            logits = self.output(stack.hidden)
+        return logits, stack
 
-    def forward(self, source: Tensor, target: Tensor, *, need_weights: bool = False):
-        """Teacher forcing: logits (B, T, V) for every target position (``target`` starts with ``<s>``).
+    def encode(self, source: Tensor) -> Tensor:
+        """Source ids (B, S) → memory (B, S, C)."""
+        return self.run_encoder(source).hidden
 
-        With ``need_weights`` returns ``(logits, AttentionMaps)``.
-        """
+    def decode(self, target: Tensor, memory: Tensor, source_mask: Tensor | None) -> Tensor:
+        """Target prefix ids (B, T) and memory (B, S, C) → next-token logits (B, T, V)."""
+        return self.run_decoder(target, memory, source_mask)[0]
+
+    def forward(self, source: Tensor, target: Tensor, *, need_weights: bool = False) -> Seq2SeqOutput:
+        """Teacher forcing: a :class:`Seq2SeqOutput` with logits (B, T, V) for every target position
+        (``target`` starts with ``<s>``), and every layer's attention weights when ``need_weights``."""
         for name, ids in (("source", source), ("target", target)):
             if not isinstance(ids, Tensor) or ids.dim() != 2:
                 raise ValueError(f"{name} must be a (B, length) tensor of ids, got shape {tuple(getattr(ids, 'shape', ()))}")
         if source.shape[0] != target.shape[0]:
             raise ValueError(f"source and target batch sizes differ: {source.shape[0]} and {target.shape[0]}")
+        encoded = self.run_encoder(source, need_weights=need_weights)
+        logits, decoded = self.run_decoder(target, encoded.hidden, self.source_mask(source), need_weights=need_weights)
         if not need_weights:
-            return self.decode(target, self.encode(source), self.source_mask(source))
-        memory, encoder_weights = self.encode(source, need_weights=True)
-        logits, self_weights, cross_weights = self.decode(target, memory, self.source_mask(source), need_weights=True)
-        return logits, AttentionMaps(encoder_weights, self_weights, cross_weights)
+            return Seq2SeqOutput(logits)
+        return Seq2SeqOutput(logits, AttentionMaps(encoded.self_weights, decoded.self_weights, decoded.cross_weights))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -455,7 +483,7 @@ def sequence_log_probs(model: EncoderDecoder, source: Tensor, target: Tensor) ->
     """log p(target | source) summed over the tokens after ``<s>`` up to and including ``</s>``, (B,)."""
     if target.dim() != 2 or target.shape[0] != source.shape[0] or target.shape[1] < 2:
         raise ValueError(f"target must be (B={source.shape[0]}, T ≥ 2) ids starting with <s>, got {tuple(target.shape)}")
-    log_probs = model(source, target[:, :-1]).log_softmax(-1)  # (B, T-1, V)
+    log_probs = model(source, target[:, :-1]).logits.log_softmax(-1)  # (B, T-1, V)
     picked = log_probs.gather(-1, target[:, 1:, None]).squeeze(-1)  # (B, T-1)
     keep = target[:, 1:] != model.config.pad_id
     return (picked * keep).sum(-1)

@@ -276,7 +276,7 @@ def make_model(task: NumberTranslationTask, *, d_model: int = 64, n_heads: int =
 
 def translation_loss(model: EncoderDecoder, batch: TranslationBatch, smoothing: float = 0.1) -> torch.Tensor:
     """Teacher forcing: the decoder reads ``<s> y1 … y(n-1)`` and is scored on ``y1 … yn </s>``."""
-    logits = model(batch.source, batch.target_in)  # (B, T, V)
+    logits = model(batch.source, batch.target_in).logits  # (B, T, V)
     return label_smoothed_cross_entropy(logits, batch.target_out, smoothing, ignore_index=model.config.pad_id)
 
 
@@ -332,7 +332,7 @@ def cross_attention(model: EncoderDecoder, task: NumberTranslationTask, text: st
     source = torch.tensor([task.parse_source(text)])
     model.eval()
     decoded = greedy_decode(model, source, max_len=task.max_target_len)  # (1, T+1) with <s>
-    _, maps = model(source, decoded[:, :-1], need_weights=True)
+    maps = model(source, decoded[:, :-1], need_weights=True).attention
     outputs = [task.target_vocab.word(int(i)) for i in decoded[0, 1:]]
     return task.source_tokens(source[0]), outputs, [w[0] for w in maps.cross]
 

@@ -169,7 +169,7 @@ def test_gradcheck_multi_head_attention_parameters_and_inputs():
         # rebuild through torch.func so gradcheck sees the parameters as inputs
         params = dict(ours.named_parameters())
         params["in_proj_weight"], params["in_proj_bias"] = weight, bias
-        return torch.func.functional_call(ours, params, (inputs,), {"mask": causal_mask(3)})[0]
+        return torch.func.functional_call(ours, params, (inputs,), {"mask": causal_mask(3)}).output
 
     weight = ours.in_proj_weight.detach().clone().requires_grad_(True)
     bias = ours.in_proj_bias.detach().clone().requires_grad_(True)
@@ -180,7 +180,7 @@ def test_gradients_match_torch_multi_head_attention():
     ours, theirs = _mha_pair()
     x = torch.randn(2, 5, 8, dtype=DOUBLE)
     mask = causal_mask(5)
-    ours(x, mask=mask)[0].square().sum().backward()
+    ours(x, mask=mask).output.square().sum().backward()
     theirs(x, x, x, attn_mask=~mask, need_weights=False)[0].square().sum().backward()
     assert_close(ours.in_proj_weight.grad, theirs.in_proj_weight.grad)
     assert_close(ours.in_proj_bias.grad, theirs.in_proj_bias.grad)
@@ -196,12 +196,13 @@ def test_mha_self_attention_matches_torch(fast, bias):
     ours, theirs = _mha_pair(bias=bias)
     ours.fast = fast
     x = torch.randn(3, 5, 8, dtype=DOUBLE)
-    output, weights = ours(x, need_weights=True)
+    result = ours(x, need_weights=True)
+    output, weights = result.output, result.weights
     expected, expected_weights = theirs(x, x, x, need_weights=True, average_attn_weights=False)
     assert_close(output, expected)
     assert_close(weights, expected_weights)
-    assert ours(x)[1] is None
-    assert_close(ours(x)[0], expected)
+    assert ours(x).weights is None
+    assert_close(ours(x).output, expected)
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -210,16 +211,16 @@ def test_mha_causal_and_padding_masks_match_torch(fast):
     ours.fast = fast
     x = torch.randn(2, 6, 8, dtype=DOUBLE)
     # causal: our True = may attend, torch's attn_mask True = masked out
-    assert_close(ours(x, mask=causal_mask(6))[0], theirs(x, x, x, attn_mask=~causal_mask(6))[0])
-    assert_close(ours(x, is_causal=True)[0], theirs(x, x, x, attn_mask=~causal_mask(6))[0])
+    assert_close(ours(x, mask=causal_mask(6)).output, theirs(x, x, x, attn_mask=~causal_mask(6))[0])
+    assert_close(ours(x, is_causal=True).output, theirs(x, x, x, attn_mask=~causal_mask(6))[0])
     # padding: torch's key_padding_mask (B, S) True = padding
     keep = padding_mask(torch.tensor([6, 4]))
-    assert_close(ours(x, mask=keep)[0], theirs(x, x, x, key_padding_mask=~keep[:, 0, 0])[0])
+    assert_close(ours(x, mask=keep).output, theirs(x, x, x, key_padding_mask=~keep[:, 0, 0])[0])
     # both at once, and a per-example (B, T, S) mask
     both = combine_masks(keep, causal_mask(6))
     expected = theirs(x, x, x, attn_mask=~causal_mask(6), key_padding_mask=~keep[:, 0, 0])[0]
-    assert_close(ours(x, mask=both)[0], expected)
-    assert_close(ours(x, mask=both[:, 0])[0], expected)
+    assert_close(ours(x, mask=both).output, expected)
+    assert_close(ours(x, mask=both[:, 0]).output, expected)
 
 
 def test_mha_per_head_mask_matches_torch_3d_attn_mask():
@@ -227,7 +228,7 @@ def test_mha_per_head_mask_matches_torch_3d_attn_mask():
     x = torch.randn(2, 5, 8, dtype=DOUBLE)
     mask = _random_mask(2, 2, 5, 5)  # (B, H, T, S)
     expected = theirs(x, x, x, attn_mask=~mask.reshape(4, 5, 5))[0]  # torch wants (B*H, T, S)
-    assert_close(ours(x, mask=mask)[0], expected)
+    assert_close(ours(x, mask=mask).output, expected)
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -237,7 +238,8 @@ def test_mha_cross_attention_matches_torch(fast):
     decoder = torch.randn(2, 4, 8, dtype=DOUBLE)
     encoder = torch.randn(2, 7, 8, dtype=DOUBLE)
     keep = padding_mask(torch.tensor([7, 5]))
-    output, weights = ours(decoder, encoder, mask=keep, need_weights=True)
+    result = ours(decoder, encoder, mask=keep, need_weights=True)
+    output, weights = result.output, result.weights
     expected, expected_weights = theirs(decoder, encoder, encoder, key_padding_mask=~keep[:, 0, 0],
                                         average_attn_weights=False)
     assert output.shape == (2, 4, 8) and weights.shape == (2, 2, 4, 7)
@@ -245,7 +247,7 @@ def test_mha_cross_attention_matches_torch(fast):
     assert_close(weights, expected_weights)
     # distinct key and value tensors
     values = torch.randn(2, 7, 8, dtype=DOUBLE)
-    assert_close(ours(decoder, encoder, values)[0], theirs(decoder, encoder, values)[0])
+    assert_close(ours(decoder, encoder, values).output, theirs(decoder, encoder, values)[0])
 
 
 def test_mha_load_from_torch_and_state_dict_layout():
@@ -254,11 +256,11 @@ def test_mha_load_from_torch_and_state_dict_layout():
     nn.init.normal_(theirs.in_proj_bias)
     ours = MultiHeadAttention(8, 4).to(DOUBLE).load_from_torch(theirs)
     x = torch.randn(2, 3, 8, dtype=DOUBLE)
-    assert_close(ours(x)[0], theirs(x, x, x)[0])
+    assert_close(ours(x).output, theirs(x, x, x)[0])
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
     fresh = MultiHeadAttention(8, 4).to(DOUBLE)
     fresh.load_state_dict(theirs.state_dict())  # the same keys, so state dicts load directly
-    assert_close(fresh(x)[0], ours(x)[0])
+    assert_close(fresh(x).output, ours(x).output)
     with pytest.raises(ValueError, match="num_heads=4"):
         MultiHeadAttention(8, 2).load_from_torch(theirs)
     with pytest.raises(TypeError):
@@ -278,21 +280,21 @@ def test_mha_dropout_train_versus_eval():
     layer = MultiHeadAttention(16, 4, dropout=0.5).to(DOUBLE)
     x = torch.randn(2, 10, 16, dtype=DOUBLE)
     layer.eval()
-    assert_close(layer(x)[0], layer(x)[0])
-    evaluated = layer(x)[0]
+    assert_close(layer(x).output, layer(x).output)
+    evaluated = layer(x).output
     layer.train()
-    assert not torch.allclose(layer(x)[0], evaluated)
+    assert not torch.allclose(layer(x).output, evaluated)
 
 
 def test_self_attention_without_positions_is_permutation_equivariant():
     ours, _ = _mha_pair()
     x = torch.randn(1, 6, 8, dtype=DOUBLE)
     permutation = torch.tensor([3, 0, 5, 1, 4, 2])
-    assert_close(ours(x[:, permutation])[0], ours(x)[0][:, permutation])
+    assert_close(ours(x[:, permutation]).output, ours(x).output[:, permutation])
     # with positions added, the same reordering changes the outputs
     positions = SinusoidalPositionalEncoding(8, max_len=6).to(DOUBLE)
-    shuffled = ours(positions(x[:, permutation]))[0]
-    assert not torch.allclose(shuffled, ours(positions(x))[0][:, permutation])
+    shuffled = ours(positions(x[:, permutation])).output
+    assert not torch.allclose(shuffled, ours(positions(x)).output[:, permutation])
 
 
 # ------------------------------------------------------------------ heads and masks
@@ -459,7 +461,7 @@ def test_causal_output_at_t_ignores_later_tokens(T, t, heads, seed, fast):
 
     def run(ids):
         x = model["positions"](model["embed"](ids))
-        return model["attention"](x, mask=causal_mask(T))[0]
+        return model["attention"](x, mask=causal_mask(T)).output
 
     before, after = run(tokens), run(changed)
     assert_close(after[:, : t + 1], before[:, : t + 1])

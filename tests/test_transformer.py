@@ -72,12 +72,13 @@ def test_encoder_block_equals_torch(norm_first, activation):
     x = torch.randn(3, 5, D, dtype=torch.float64)
     lengths = torch.tensor([5, 3, 1])
     keep = padding_mask(lengths, 5)  # (B, 1, 1, S), True = real token
-    assert_close(ours(x, keep), theirs(x, src_key_padding_mask=~keep[:, 0, 0]))
+    assert_close(ours(x, keep).hidden, theirs(x, src_key_padding_mask=~keep[:, 0, 0]))
     # a causal mask (GPT-style block); torch's float mask: -inf where attention is forbidden
     causal = causal_mask(5)
     float_mask = torch.zeros(5, 5, dtype=torch.float64).masked_fill(~causal, float("-inf"))
-    assert_close(ours(x, causal), theirs(x, src_mask=float_mask))
-    assert_close(ours(x), theirs(x))
+    assert_close(ours(x, causal).hidden, theirs(x, src_mask=float_mask))
+    assert_close(ours(x).hidden, theirs(x))
+    assert ours(x).self_weights is None and ours(x).cross_weights is None
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -92,8 +93,9 @@ def test_decoder_block_equals_torch(norm_first):
     self_mask = causal_mask(6)[None, None] & target_keep  # (B, 1, T, T)
     expected = theirs(x, memory, tgt_mask=~causal_mask(6),  # torch's bool masks: True = masked out
                       tgt_key_padding_mask=~target_keep[:, 0, 0], memory_key_padding_mask=~source_keep[:, 0, 0])
-    assert_close(ours(x, memory, self_mask, source_keep), expected)
-    out, self_weights, cross_weights = ours(x, memory, self_mask, source_keep, need_weights=True)
+    assert_close(ours(x, memory, self_mask, source_keep).hidden, expected)
+    result = ours(x, memory, self_mask, source_keep, need_weights=True)
+    out, self_weights, cross_weights = result.hidden, result.self_weights, result.cross_weights
     assert_close(out, expected)
     assert self_weights.shape == (3, H, 6, 6) and cross_weights.shape == (3, H, 6, 4)
     self_weights, cross_weights = self_weights.detach(), cross_weights.detach()
@@ -121,9 +123,9 @@ def test_stacks_equal_torch(norm_first):
             ours.norm.load_state_dict(theirs.norm.state_dict())
     src, tgt = torch.randn(2, 5, D, dtype=torch.float64), torch.randn(2, 4, D, dtype=torch.float64)
     keep = padding_mask(torch.tensor([5, 3]), 5)
-    memory = encoder(src, keep)
+    memory = encoder(src, keep).hidden
     assert_close(memory, their_encoder(src, src_key_padding_mask=~keep[:, 0, 0]))
-    assert_close(decoder(tgt, memory, causal_mask(4), keep),
+    assert_close(decoder(tgt, memory, causal_mask(4), keep).hidden,
                  their_decoder(tgt, memory, tgt_mask=~causal_mask(4), memory_key_padding_mask=~keep[:, 0, 0]))
 
 
@@ -150,8 +152,8 @@ def test_decoder_mask_and_causality():
     source = torch.tensor([[3, 4, 5, 2]])
     a, b = torch.tensor([[1, 3, 4, 5, 3]]), torch.tensor([[1, 3, 4, 2, 5]])
     with torch.no_grad():  # changing tokens 3.. leaves the logits at positions 0..2 unchanged
-        assert_close(model(source, a)[:, :3], model(source, b)[:, :3])
-        assert not torch.allclose(model(source, a)[:, 3:], model(source, b)[:, 3:])
+        assert_close(model(source, a).logits[:, :3], model(source, b).logits[:, :3])
+        assert not torch.allclose(model(source, a).logits[:, 3:], model(source, b).logits[:, 3:])
 
 
 @pytest.mark.parametrize("tie", ["none", "output", "all"])
@@ -161,7 +163,9 @@ def test_tied_embeddings(tie):
     assert shared_out == (tie != "none")
     same_table = model.source_embedding.embedding.weight is model.target_embedding.embedding.weight
     assert same_table == (tie == "all")
-    logits, maps = model(torch.tensor([[3, 4, 2, 0]]), torch.tensor([[1, 5, 3]]), need_weights=True)
+    result = model(torch.tensor([[3, 4, 2, 0]]), torch.tensor([[1, 5, 3]]), need_weights=True)
+    logits, maps = result.logits, result.attention
+    assert model(torch.tensor([[3, 4, 2, 0]]), torch.tensor([[1, 5, 3]])).attention is None
     assert logits.shape == (1, 3, 6)
     assert len(maps.encoder) == len(maps.decoder) == len(maps.cross) == 2
     assert maps.cross[0].shape == (1, H, 3, 4) and float(maps.cross[0][..., 3].detach().max()) == 0.0  # pad column
@@ -275,7 +279,7 @@ def test_tiny_model_overfits_a_tiny_batch():
     losses = []
     for _ in range(80):
         optimizer.zero_grad()
-        loss = label_smoothed_cross_entropy(model(source, target[:, :-1]), target[:, 1:], 0.0, ignore_index=0)
+        loss = label_smoothed_cross_entropy(model(source, target[:, :-1]).logits, target[:, 1:], 0.0, ignore_index=0)
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))

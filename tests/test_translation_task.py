@@ -115,7 +115,7 @@ def test_translation_loss_is_teacher_forced_label_smoothed_cross_entropy():
     task = NumberTranslationTask()
     model = make_model(task, d_model=16, n_heads=2, n_layers=1).eval()
     batch = task.training_batches(1, 8, seed=0)[0]
-    logits = model(batch.source, batch.target_in)
+    logits = model(batch.source, batch.target_in).logits
     expected = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), label_smoothing=0.1,
                                ignore_index=model.config.pad_id)
     torch.testing.assert_close(translation_loss(model, batch, smoothing=0.1), expected)
