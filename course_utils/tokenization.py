@@ -9,6 +9,7 @@ encoding. :func:`minibatches` cuts an index range into (shuffled) batches.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import unicodedata
@@ -148,8 +149,10 @@ def minibatches(n_items: int, batch_size: int, *, shuffle: bool = True, seed: in
 # vocabulary pieces from the left; a piece inside a word carries the "##" prefix ("playing" → "play",
 # "##ing"); a word that cannot be covered becomes [UNK]. Training starts from single characters and
 # repeatedly merges the adjacent pair with the best score,
-#     likelihood (WordPiece, Schuster & Nakajima 2012; Wu et al. 2016): count(ab) / (count(a) · count(b))
-#     frequency (BPE, Sennrich et al. 2016; what `tokenizers`' WordPieceTrainer does): count(ab)
+#     frequency (the default; BPE's rule, Sennrich et al. 2016, which `tokenizers`' WordPieceTrainer uses):
+#         count(ab)
+#     likelihood (the score usually quoted for Google's WordPiece, Schuster & Nakajima 2012):
+#         count(ab) / (count(a) · count(b)), which favours pairs of rare symbols
 # until the vocabulary has the requested size. Merges are made in order, so the first k entries of a
 # trained vocabulary are exactly the vocabulary a training to size k would give.
 
@@ -171,11 +174,20 @@ def _is_control(char: str) -> bool:
     return unicodedata.category(char) in ("Cc", "Cf")
 
 
+_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
+               (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+def _is_cjk(char: str) -> bool:
+    return any(lo <= ord(char) <= hi for lo, hi in _CJK_RANGES)
+
+
 def normalize_for_wordpiece(text: str) -> str:
-    """Drop control characters, map white space to " ", strip accents and lower-case (BERT uncased)."""
+    """Drop control characters, map white space to " ", put spaces around CJK ideographs (each is a
+    word), strip accents and lower-case (BERT uncased)."""
     if not isinstance(text, str):
         raise TypeError(f"expected a string, got {type(text).__name__}")
-    cleaned = "".join(" " if ch.isspace() else ch for ch in text
+    cleaned = "".join(" " if ch.isspace() else f" {ch} " if _is_cjk(ch) else ch for ch in text
                       if not (ord(ch) in (0, 0xFFFD) or _is_control(ch)))
     stripped = "".join(ch for ch in unicodedata.normalize("NFD", cleaned) if unicodedata.category(ch) != "Mn")
     return stripped.lower()
@@ -207,7 +219,7 @@ def _word_symbols(word: str) -> list[str]:
     return [word[0]] + [CONTINUATION + ch for ch in word[1:]]
 
 
-def train_wordpiece(texts: Iterable[str], vocab_size: int, *, criterion: str = "likelihood", min_frequency: int = 1,
+def train_wordpiece(texts: Iterable[str], vocab_size: int, *, criterion: str = "frequency", min_frequency: int = 1,
                     specials: Sequence[str] = WORDPIECE_SPECIALS, progress: bool = False) -> WordPiece:
     """Learn a WordPiece vocabulary of ``vocab_size`` entries (specials included) from raw ``texts``.
 
@@ -253,15 +265,31 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, *, criterion: str = "
             return pair_counts[pair]
         return pair_counts[pair] / (symbol_counts[pair[0]] * symbol_counts[pair[1]])
 
+    # With the frequency criterion a pair's score changes only when its own count does, so a heap with
+    # stale entries (skipped when their count is out of date) finds the best pair quickly; the likelihood
+    # score also moves when a symbol's count does, so that criterion scans every pair.
+    heap = [(-count, pair) for pair, count in pair_counts.items()]
+    heapq.heapify(heap)
+
+    def best_pair() -> tuple[str, str] | None:
+        if criterion == "likelihood":
+            return max(pair_counts, key=score) if pair_counts else None
+        while heap:
+            negative_count, pair = heapq.heappop(heap)
+            if pair_counts.get(pair) == -negative_count:
+                return pair
+        return None
+
     known = set(vocab)
     bar = tqdm(total=vocab_size - len(vocab), desc="WordPiece merges", disable=not progress, leave=False)
-    while len(vocab) < vocab_size and pair_counts:
-        best = max(pair_counts, key=score)  # dict order is insertion order: ties go to the earlier pair
+    while len(vocab) < vocab_size and (best := best_pair()) is not None:
         merged = _merge_symbols(*best)
+        changed: set[tuple[str, str]] = set()
         for i in pair_words.pop(best):
             symbols, freq = splits[i], freqs[i]
             for pair in zip(symbols, symbols[1:]):  # forget this word's pairs ...
                 pair_counts[pair] -= freq
+                changed.add(pair)
                 if pair_counts[pair] == 0:
                     del pair_counts[pair]
                     pair_words.pop(pair, None)
@@ -282,7 +310,12 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, *, criterion: str = "
             for pair in zip(new, new[1:]):  # ... and count the merged word's pairs
                 pair_counts[pair] = pair_counts.get(pair, 0) + freq
                 pair_words.setdefault(pair, set()).add(i)
+                changed.add(pair)
         pair_counts.pop(best, None)
+        if criterion == "frequency":
+            for pair in changed:
+                if pair in pair_counts:
+                    heapq.heappush(heap, (-pair_counts[pair], pair))
         if merged not in known:
             known.add(merged)
             vocab.append(merged)
