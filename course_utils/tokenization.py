@@ -446,3 +446,229 @@ __all__ += ["WORDPIECE_SPECIALS", "normalize_for_wordpiece", "pre_tokenize", "tr
 # ---------------------------------------------------------------------------------------------------
 # Byte-level BPE (GPT)
 # ---------------------------------------------------------------------------------------------------
+
+# GPT-2's tokeniser works on the UTF-8 *bytes* of a text, so there is no unknown token: any string is a
+# sequence of the 256 byte values. Each byte is shown as one printable character (the printable ASCII
+# and Latin-1 bytes as themselves, the rest shifted to code points from 256 on; GPT-2's table), so the
+# vocabulary can be written as text. Pre-tokenisation splits the text with GPT-2's pattern into words
+# that carry their leading space (" the"), numbers, punctuation runs and spaces; merges never cross
+# these boundaries. Training counts the adjacent symbol pairs inside the words and repeatedly merges the
+# most frequent pair into a new symbol (Sennrich et al. 2016), until the vocabulary has the requested
+# size. Encoding applies the learned merges to each word in the order they were learned (lowest rank
+# first), which is what `tokenizers`' BPE model does with the same merges and vocabulary.
+
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+END_OF_TEXT = "<|endoftext|>"
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte → printable character table: printable bytes map to themselves, the other 68 to
+    the characters 256, 257, … in byte order (so no byte becomes white space or a control character)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, shifted = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            table[byte] = chr(byte)
+        else:
+            table[byte] = chr(256 + shifted)
+            shifted += 1
+    return table
+
+
+_BYTE_TO_CHAR = bytes_to_unicode()
+_CHAR_TO_BYTE = {char: byte for byte, char in _BYTE_TO_CHAR.items()}
+_GPT2_REGEX = None
+
+
+def pre_tokenize_bytes(text: str) -> list[str]:
+    """Split ``text`` with GPT-2's pattern and show each piece's UTF-8 bytes as printable characters.
+
+    ``pre_tokenize_bytes("Hi there!")`` → ``['Hi', 'Ġthere', '!']`` (``Ġ`` is the byte of a space).
+    """
+    global _GPT2_REGEX
+    if not isinstance(text, str):
+        raise TypeError(f"expected a string, got {type(text).__name__}")
+    if _GPT2_REGEX is None:
+        import regex  # installed with nltk; Python's re has no \p{L}
+
+        _GPT2_REGEX = regex.compile(GPT2_PATTERN)
+    return ["".join(_BYTE_TO_CHAR[b] for b in piece.encode("utf-8")) for piece in _GPT2_REGEX.findall(text)]
+
+
+def _apply_merges(symbols: list[str], ranks: Mapping[tuple[str, str], int]) -> list[str]:
+    """Merge the adjacent pair with the lowest rank (learned earliest), everywhere, until none is left."""
+    while len(symbols) > 1:
+        best, best_rank = None, None
+        for pair in zip(symbols, symbols[1:]):
+            rank = ranks.get(pair)
+            if rank is not None and (best_rank is None or rank < best_rank):
+                best, best_rank = pair, rank
+        if best is None:
+            break
+        symbols = _merge_pair(symbols, best)
+    return symbols
+
+
+def _merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    merged, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and symbols[i] == pair[0] and symbols[i + 1] == pair[1]:
+            merged.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            merged.append(symbols[i])
+            i += 1
+    return merged
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int, *, min_frequency: int = 2,
+              specials: Sequence[str] = (END_OF_TEXT,)) -> ByteLevelBPE:
+    """Learn byte-level BPE merges from ``texts`` until the vocabulary (256 bytes + merges + specials)
+    has ``vocab_size`` entries, or no pair occurs ``min_frequency`` times.
+
+    Ties between equally frequent pairs go to the pair whose symbols sort first, so training is
+    deterministic. Pair counts are updated only for the words that contain the merged pair.
+    """
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 256 + len(specials):
+        raise ValueError(f"vocab_size must be an integer >= {256 + len(specials)} (256 bytes + specials), got {vocab_size!r}")
+    if min_frequency < 1:
+        raise ValueError(f"min_frequency must be at least 1, got {min_frequency}")
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(pre_tokenize_bytes(text))
+    if not counts:
+        raise ValueError("no text to learn merges from")
+    words = [list(word) for word in counts]
+    frequency = list(counts.values())
+    pair_counts: Counter[tuple[str, str]] = Counter()
+    where: dict[tuple[str, str], set[int]] = {}
+    for index, (symbols, c) in enumerate(zip(words, frequency)):
+        for pair in zip(symbols, symbols[1:]):
+            pair_counts[pair] += c
+            where.setdefault(pair, set()).add(index)
+    heap = [(-c, pair) for pair, c in pair_counts.items()]
+    heapq.heapify(heap)
+    merges: list[tuple[str, str]] = []
+    made = set(_BYTE_TO_CHAR.values())
+    n_tokens = vocab_size - len(specials)
+    while len(made) < n_tokens and heap:
+        negative, pair = heapq.heappop(heap)
+        if pair_counts.get(pair, 0) != -negative:
+            continue  # a stale entry: the count changed after it was pushed
+        if -negative < min_frequency:
+            break
+        merges.append(pair)
+        made.add(pair[0] + pair[1])
+        changed: set[tuple[str, str]] = set()
+        for index in where.pop(pair, ()):
+            old = words[index]
+            new = _merge_pair(old, pair)
+            if len(new) == len(old):
+                continue
+            c = frequency[index]
+            for p in zip(old, old[1:]):
+                pair_counts[p] -= c
+                changed.add(p)
+            for p in zip(new, new[1:]):
+                pair_counts[p] += c
+                changed.add(p)
+                where.setdefault(p, set()).add(index)
+            words[index] = new
+        for p in changed:
+            if pair_counts[p] > 0:
+                heapq.heappush(heap, (-pair_counts[p], p))
+            else:
+                pair_counts.pop(p, None)
+    return ByteLevelBPE(merges, specials=specials)
+
+
+class ByteLevelBPE:
+    """A byte-level BPE tokeniser: ids 0–255 are the bytes, then the tokens the merges make (in merge
+    order; a merge whose result already exists adds no id), then the specials.
+
+    ``encode(text)`` → ids and ``decode(ids)`` → text round-trip every string exactly (``decode`` of an
+    arbitrary id sequence may cut a multi-byte character; those bytes become U+FFFD). Special tokens are
+    never produced by ``encode``: add ``eot_id`` yourself between documents.
+    """
+
+    def __init__(self, merges: Sequence[tuple[str, str]], *, specials: Sequence[str] = (END_OF_TEXT,)) -> None:
+        self.merges = [tuple(pair) for pair in merges]
+        self.vocab: list[str] = [_BYTE_TO_CHAR[b] for b in range(256)]
+        self.index = {token: i for i, token in enumerate(self.vocab)}
+        for i, pair in enumerate(self.merges):
+            if len(pair) != 2 or not all(isinstance(s, str) and s for s in pair):
+                raise ValueError(f"merge {i} must be a pair of non-empty strings, got {pair!r}")
+            for part in pair:
+                if part not in self.index:
+                    raise ValueError(f"merge {i} uses {part!r}, which is neither a byte nor made by an earlier merge")
+            merged = pair[0] + pair[1]
+            if merged not in self.index:  # ("a", "bc") and ("ab", "c") both make "abc": one token
+                self.index[merged] = len(self.vocab)
+                self.vocab.append(merged)
+        self.specials = tuple(specials)
+        for token in self.specials:
+            if token in self.index:
+                raise ValueError(f"special token {token!r} is already a token of the vocabulary")
+            self.index[token] = len(self.vocab)
+            self.vocab.append(token)
+        self.ranks = {pair: i for i, pair in enumerate(self.merges)}
+        self._cache: dict[str, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def eot_id(self) -> int:
+        """Id of ``<|endoftext|>`` (documents are separated by it; generation stops on it)."""
+        if END_OF_TEXT not in self.index:
+            raise KeyError(f"this tokeniser has no {END_OF_TEXT} token")
+        return self.index[END_OF_TEXT]
+
+    def _word_ids(self, word: str) -> list[int]:
+        ids = self._cache.get(word)
+        if ids is None:
+            ids = [self.index[s] for s in _apply_merges(list(word), self.ranks)]
+            if len(self._cache) < 100_000:
+                self._cache[word] = ids
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (any string; the empty string gives [])."""
+        return [i for word in pre_tokenize_bytes(text) for i in self._word_ids(word)]
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text`` as readable strings (each token's bytes decoded, spaces kept)."""
+        return [self.decode([i]) for i in self.encode(text)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of ``ids``: the tokens' bytes joined and decoded as UTF-8 (special tokens as their names)."""
+        out, pending = [], bytearray()
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < len(self.vocab):
+                raise ValueError(f"id {i} is outside the vocabulary (0..{len(self.vocab) - 1})")
+            token = self.vocab[i]
+            if token in self.specials:
+                out.append(pending.decode("utf-8", errors="replace"))
+                pending = bytearray()
+                out.append(token)
+            else:
+                pending.extend(_CHAR_TO_BYTE[c] for c in token)
+        out.append(pending.decode("utf-8", errors="replace"))
+        return "".join(out)
+
+    def to_dict(self) -> dict:
+        """JSON-able form (stored in checkpoint metadata)."""
+        return {"kind": "byte_level_bpe", "merges": [list(pair) for pair in self.merges], "specials": list(self.specials)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> ByteLevelBPE:
+        if values.get("kind") != "byte_level_bpe":
+            raise ValueError(f"not a byte-level BPE description (kind={values.get('kind')!r})")
+        return cls([tuple(pair) for pair in values["merges"]], specials=tuple(values.get("specials", ())))
+
+    def __repr__(self) -> str:
+        return f"ByteLevelBPE({len(self.merges)} merges, {len(self)} tokens)"
+
+
+__all__ += ["GPT2_PATTERN", "END_OF_TEXT", "bytes_to_unicode", "pre_tokenize_bytes", "train_bpe", "ByteLevelBPE"]
