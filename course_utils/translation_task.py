@@ -28,7 +28,7 @@ and :func:`plot_cross_attention`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +44,7 @@ from course_utils.transformer import (
     greedy_decode,
     label_smoothed_cross_entropy,
     linear_warmup_schedule,
+    sequence_log_probs,
 )
 
 __all__ = [
@@ -61,6 +62,11 @@ __all__ = [
     "translate",
     "cross_attention",
     "plot_cross_attention",
+    "TranslationAttention",
+    "translation_attention",
+    "plot_self_attention",
+    "DecodingComparison",
+    "compare_decoding",
     "TranslationLab",
     "compare_layer_norms",
 ]
@@ -298,11 +304,13 @@ def exact_match(model: EncoderDecoder, task: NumberTranslationTask, numbers: Seq
 def train_translation_model(task: NumberTranslationTask, model: EncoderDecoder, *, steps: int = 500,
                             batch_size: int = 128, lr: float = 3e-3, warmup_steps: int = 100,
                             smoothing: float = 0.1, eval_numbers: Sequence[int] | None = None,
-                            eval_every: int = 100, seed: int = 1, progress: bool = True):
+                            eval_every: int = 100, seed: int = 1, progress: bool = True,
+                            on_step: Callable[[int, float], None] | None = None):
     """Adam (β2 = 0.98 as in the paper) with linear warm-up then linear decay, through ``training.fit``.
 
     Returns the :class:`~course_utils.training.TrainingHistory`; its evaluations are held-out exact
-    match when ``eval_numbers`` is given.
+    match when ``eval_numbers`` is given. ``on_step(step, loss)`` runs after every step (for example to
+    keep a copy of the weights part-way through training).
     """
 
     batches = task.training_batches(steps, batch_size, seed=seed)
@@ -311,15 +319,15 @@ def train_translation_model(task: NumberTranslationTask, model: EncoderDecoder, 
     eval_fn = (lambda m: exact_match(m, task, eval_numbers)) if eval_numbers is not None else None
     return fit(model, batches, lambda m, b: translation_loss(m, b, smoothing), optimizer, scheduler=scheduler,
                grad_clip=1.0, eval_fn=eval_fn, eval_every=eval_every if eval_fn else None, progress=progress,
-               desc="training the translator")
+               desc="training the translator", on_step=on_step)
 
 
 def translate(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, beam_size: int = 1,
               n_best: int = 1) -> list[tuple[str, float]]:
     """Translate digits typed as text; returns ``n_best`` (sentence, length-normalised log p) pairs."""
     source = torch.tensor([task.parse_source(text)])
-    model.eval()
-    hypotheses = beam_search(model, source, beam_size=beam_size, n_best=n_best, max_len=task.max_target_len)
+    with evaluating(model):
+        hypotheses = beam_search(model, source, beam_size=beam_size, n_best=n_best, max_len=task.max_target_len)
     return [(task.decode_target(h.tokens), h.score) for h in hypotheses]
 
 
@@ -329,12 +337,8 @@ def cross_attention(model: EncoderDecoder, task: NumberTranslationTask, text: st
 
     Row t of each map is the decoder position that *produced* output token t.
     """
-    source = torch.tensor([task.parse_source(text)])
-    model.eval()
-    decoded = greedy_decode(model, source, max_len=task.max_target_len)  # (1, T+1) with <s>
-    maps = model(source, decoded[:, :-1], need_weights=True).attention
-    outputs = [task.target_vocab.word(int(i)) for i in decoded[0, 1:]]
-    return task.source_tokens(source[0]), outputs, [w[0] for w in maps.cross]
+    maps = translation_attention(model, task, text)
+    return maps.source, maps.output, maps.cross
 
 
 def plot_cross_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, per_head: bool = False):
@@ -355,6 +359,95 @@ def plot_cross_attention(model: EncoderDecoder, task: NumberTranslationTask, tex
     figure.suptitle(f"Cross-attention while translating {text!r}")
     figure.tight_layout()
     return figure
+
+
+@dataclass
+class TranslationAttention:
+    """Every attention map of one greedy translation (batch of one, heads kept)."""
+
+    source: list[str]  # source tokens, ending with </s>
+    output: list[str]  # the words produced, ending with </s>
+    encoder: list[torch.Tensor]  # per encoder layer (H, S, S): source attending to source
+    decoder: list[torch.Tensor]  # per decoder layer (H, T, T): output prefix attending to itself (causal)
+    cross: list[torch.Tensor]  # per decoder layer (H, T, S): output attending to the source
+
+
+@torch.no_grad()
+def translation_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str) -> TranslationAttention:
+    """Greedy-translate ``text`` and return all three kinds of attention maps of that translation.
+
+    Decoder row t is the position that *produced* output token t (it reads ``<s>`` and the words before t).
+    """
+    source = torch.tensor([task.parse_source(text)])
+    with evaluating(model):
+        decoded = greedy_decode(model, source, max_len=task.max_target_len)  # (1, T+1) with <s>
+        maps = model(source, decoded[:, :-1], need_weights=True).attention
+    outputs = [task.target_vocab.word(int(i)) for i in decoded[0, 1:]]
+    return TranslationAttention(task.source_tokens(source[0]), outputs, [w[0] for w in maps.encoder],
+                                [w[0] for w in maps.decoder], [w[0] for w in maps.cross])
+
+
+def plot_self_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, layer: int = -1):
+    """Two heatmaps of one layer (heads averaged): the encoder's self-attention (source × source) and the
+    decoder's masked self-attention (output × output prefix). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    maps = translation_attention(model, task, text)
+    # the decoder position that produced word t reads <s> and the words before t
+    prefix = [BOS] + maps.output[:-1]
+    panels = [(f"encoder self-attention, layer {len(maps.encoder) + layer + 1 if layer < 0 else layer + 1}",
+               maps.encoder[layer].mean(0), maps.source, maps.source, "source token (key)", "source token (query)"),
+              (f"decoder self-attention (causal), layer {len(maps.decoder) + layer + 1 if layer < 0 else layer + 1}",
+               maps.decoder[layer].mean(0), maps.output, prefix, "decoder input (key)", "output word (query)")]
+    figure, axes = plt.subplots(1, 2, figsize=(4 + 0.45 * (len(maps.source) + len(prefix)), 1.2 + 0.4 * len(prefix)))
+    for ax, (title, weights, rows, cols, xlabel, ylabel) in zip(axes, panels):
+        plot_heatmap(weights, row_labels=rows, col_labels=cols, ax=ax, vmin=0, vmax=1, annotate=False,
+                     colorbar=False, title=title, xlabel=xlabel, ylabel=ylabel)
+    figure.suptitle(f"Self-attention while translating {text!r} (mean of heads)")
+    figure.tight_layout()
+    return figure
+
+
+@dataclass
+class DecodingComparison:
+    """Greedy decoding and beam search on one number, with the log-probabilities behind each choice."""
+
+    number: int
+    reference: str
+    greedy: str
+    greedy_log_prob: float  # log p(greedy output | source), summed over its tokens (with </s>)
+    greedy_length: int  # tokens after <s>, including </s>
+    hypotheses: list[tuple[str, float, int]]  # the beam's finished hypotheses: (sentence, summed log p, length)
+
+    def beam(self, length_penalty: float = 1.0) -> str:
+        """The beam's choice when hypotheses are ranked by log p / length^``length_penalty``."""
+        return max(self.hypotheses, key=lambda h: h[1] / h[2] ** length_penalty)[0]
+
+
+@torch.no_grad()
+def compare_decoding(model: EncoderDecoder, task: NumberTranslationTask, numbers: Sequence[int], *,
+                     beam_size: int = 4) -> list[DecodingComparison]:
+    """Decode every number greedily and with beam search; keep every finished beam hypothesis, so that
+    any length penalty can rank them afterwards (the search itself keeps the ``beam_size`` prefixes with
+    the largest summed log-probability, whatever the penalty)."""
+    if len(numbers) == 0:
+        raise ValueError("compare_decoding needs at least one number")
+    results = []
+    with evaluating(model):
+        source = task.encode_source(list(numbers))
+        greedy = greedy_decode(model, source, max_len=task.max_target_len)  # (B, L)
+        greedy_log_probs = sequence_log_probs(model, source, greedy)  # (B,)
+        for row, n in enumerate(numbers):
+            hypotheses = beam_search(model, task.encode_source([n]), beam_size=beam_size, n_best=beam_size,
+                                     max_len=task.max_target_len) if beam_size > 1 else []
+            length = int((greedy[row, 1:] != task.pad_id).sum())
+            results.append(DecodingComparison(
+                number=n, reference=" ".join(number_to_words(n)), greedy=task.decode_target(greedy[row]),
+                greedy_log_prob=float(greedy_log_probs[row]), greedy_length=length,
+                hypotheses=[(task.decode_target(h.tokens), h.log_prob, len(h.tokens)) for h in hypotheses]
+                or [(task.decode_target(greedy[row]), float(greedy_log_probs[row]), length)],
+            ))
+    return results
 
 
 class TranslationLab:
@@ -395,17 +488,20 @@ class TranslationLab:
 
 def compare_layer_norms(task: NumberTranslationTask, *, steps: int = 160, batch_size: int = 64, lr: float = 1e-2,
                         warmup_steps: int = 60, d_model: int = 64, n_layers: int = 3, seed: int = 0,
-                        progress: bool = True) -> dict[str, list[float]]:
+                        progress: bool = True, pre_ln_warmup: bool = True) -> dict[str, list[float]]:
     """Train post-LN and pre-LN models, each with and without linear warm-up, on the same batches.
 
     Same initial weights per seed, same batches, Adam at a deliberately high peak ``lr``; returns the
-    step losses of each run, keyed like "post-LN, no warm-up".
+    step losses of each run, keyed like "post-LN, no warm-up". ``pre_ln_warmup=False`` skips the pre-LN
+    run with warm-up (the one a notebook needs least: pre-LN already trains without it).
     """
 
     batches = task.training_batches(steps, batch_size, seed=seed + 1)
     curves = {}
     for norm_first in (False, True):
         for warm in (0, warmup_steps):
+            if norm_first and warm and not pre_ln_warmup:
+                continue
             model = make_model(task, d_model=d_model, n_layers=n_layers, norm_first=norm_first, seed=seed)
             optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
             scheduler = linear_warmup_schedule(optimizer, warm) if warm else None

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from course_utils.translation_task import (
+    DecodingComparison,
     NumberTranslationTask,
     TranslationLab,
+    compare_decoding,
     compare_layer_norms,
     cross_attention,
     exact_match,
@@ -15,8 +17,10 @@ from course_utils.translation_task import (
     number_to_digits,
     number_to_words,
     plot_cross_attention,
+    plot_self_attention,
     train_translation_model,
     translate,
+    translation_attention,
 )
 
 
@@ -105,6 +109,57 @@ def test_compare_layer_norms_runs_four_variants():
     assert all(len(losses) == 3 for losses in curves.values())
     first_losses = {losses[0] for losses in curves.values()}
     assert len({round(x, 6) for x in first_losses}) <= 2  # same weights and batch: LN variant sets step 1
+    three = compare_layer_norms(NumberTranslationTask(), steps=2, batch_size=8, d_model=16, n_layers=1,
+                                warmup_steps=1, progress=False, pre_ln_warmup=False)
+    assert list(three) == ["post-LN, no warm-up", "post-LN, 1-step warm-up", "pre-LN, no warm-up"]
+
+
+def test_on_step_sees_every_step_and_can_keep_weights_part_way():
+    task = NumberTranslationTask()
+    model = make_model(task, d_model=16, n_heads=2, n_layers=1)
+    seen, kept = [], {}
+
+    def on_step(step, loss):
+        seen.append(step)
+        if step == 2:
+            kept.update({k: v.clone() for k, v in model.state_dict().items()})
+
+    train_translation_model(task, model, steps=4, batch_size=8, warmup_steps=1, progress=False, on_step=on_step)
+    assert seen == [1, 2, 3, 4] and kept
+    assert any(not torch.equal(kept[k], v) for k, v in model.state_dict().items())  # it trained after step 2
+
+
+def test_all_attention_maps_of_one_translation():
+    task = NumberTranslationTask()
+    model = make_model(task, d_model=16, n_heads=2, n_layers=2)
+    maps = translation_attention(model, task, "407")
+    S, T = len(maps.source), len(maps.output)
+    assert maps.source == ["4", "0", "7", "</s>"]
+    assert len(maps.encoder) == len(maps.decoder) == len(maps.cross) == 2
+    assert maps.encoder[0].shape == (2, S, S) and maps.decoder[0].shape == (2, T, T)
+    assert maps.cross[0].shape == (2, T, S)
+    assert float(maps.decoder[1].triu(1).abs().max()) == 0.0  # the decoder never reads later positions
+    assert cross_attention(model, task, "407")[2][1].equal(maps.cross[1])
+    assert model.training  # the helper restores the mode it found
+    assert len(plot_self_attention(model, task, "407").axes) == 2
+
+
+def test_compare_decoding_keeps_what_each_length_penalty_would_choose():
+    task = NumberTranslationTask()
+    model = make_model(task, d_model=16, n_heads=2, n_layers=1)
+    numbers = [7, 19, 407]
+    results = compare_decoding(model, task, numbers, beam_size=3)
+    assert [r.number for r in results] == numbers and all(isinstance(r, DecodingComparison) for r in results)
+    for r in results:
+        assert r.reference == " ".join(number_to_words(r.number))
+        assert r.greedy == translate(model, task, str(r.number))[0][0]  # beam 1 is greedy
+        assert r.beam(1.0) == translate(model, task, str(r.number), beam_size=3)[0][0]
+        assert 1 <= len(r.hypotheses) <= 3 and r.greedy_log_prob <= 0.0 and r.greedy_length >= 1
+        # α = 0 ranks by the summed log-probability, α = 1 by its mean per token
+        assert r.beam(0.0) == max(r.hypotheses, key=lambda h: h[1])[0]
+        assert r.beam(1.0) == max(r.hypotheses, key=lambda h: h[1] / h[2])[0]
+    with pytest.raises(ValueError, match="at least one"):
+        compare_decoding(model, task, [])
 
 
 def test_translation_loss_is_teacher_forced_label_smoothed_cross_entropy():
