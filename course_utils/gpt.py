@@ -43,6 +43,7 @@ from course_utils.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
+from course_utils.ngram import lm_loss, perplexity, token_log_probs
 from course_utils.training import load_checkpoint, save_checkpoint
 from course_utils.transformer import PositionWiseFeedForward
 
@@ -52,7 +53,7 @@ __all__ = [
     "GPTOutput",
     "GPTBlock",
     "GPT",
-    "lm_loss",
+    "lm_loss",  # defined in course_utils.ngram (shared by every rung of the ladder), re-exported here
     "token_log_probs",
     "perplexity",
     "last_token_states",
@@ -286,69 +287,8 @@ class GPT(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------------
-# Losses and evaluation
+# Heads on the last token
 # --------------------------------------------------------------------------------------------------
-
-
-def _check_targets(logits: Tensor, targets: Tensor, loss_mask: Tensor | None) -> None:
-    if logits.dim() != 3:
-        raise ValueError(f"logits must be (B, T, V), got shape {tuple(logits.shape)}")
-    if not isinstance(targets, Tensor) or targets.shape != logits.shape[:2]:
-        raise ValueError(f"targets must have shape {tuple(logits.shape[:2])} (B, T), got {tuple(getattr(targets, 'shape', ()))}")
-    if logits.shape[1] < 2:
-        raise ValueError("a shifted next-token loss needs at least 2 positions per row")
-    if loss_mask is not None and (not isinstance(loss_mask, Tensor) or loss_mask.shape != targets.shape):
-        raise ValueError(f"loss_mask must have shape {tuple(targets.shape)}, got {tuple(getattr(loss_mask, 'shape', ()))}")
-
-
-def token_log_probs(logits: Tensor, targets: Tensor) -> Tensor:
-    """log p(targets[:, t+1] | ..t) for t = 0..T-2: (B, T, V), (B, T) → (B, T - 1).
-
-    The first token has no prediction (nothing precedes it); the last position's logits predict a token
-    that is not there. Sums of these give a sequence's log-probability (what DPO and PPO need).
-    """
-    _check_targets(logits, targets, None)
-    log_probs = logits[:, :-1].log_softmax(-1)  # (B, T-1, V)
-    return log_probs.gather(-1, targets[:, 1:, None]).squeeze(-1)
-
-
-def lm_loss(logits: Tensor, targets: Tensor, loss_mask: Tensor | None = None) -> Tensor:
-    """Mean next-token cross-entropy (nats per token) with shifted targets.
-
-    logits (B, T, V) at position t score ``targets[:, t + 1]``. ``loss_mask`` (B, T), aligned with
-    ``targets``: True (or 1) where a target token counts; its first column is ignored (no prediction).
-    Raises ValueError when the mask selects no token (the mean would be 0/0).
-    """
-    _check_targets(logits, targets, loss_mask)
-    V = logits.shape[-1]
-    nll = F.cross_entropy(logits[:, :-1].reshape(-1, V), targets[:, 1:].reshape(-1), reduction="none")
-    if loss_mask is None:
-        return nll.mean()
-    weight = loss_mask[:, 1:].reshape(-1).to(nll.dtype)
-    total = weight.sum()
-    if float(total) == 0:
-        raise ValueError("loss_mask selects no target token (after dropping the first column)")
-    return (nll * weight).sum() / total
-
-
-@torch.no_grad()
-def perplexity(model: GPT, ids: Tensor, *, batch_size: int = 32) -> float:
-    """exp(mean next-token loss) of ``model`` over the rows of ``ids`` (N, T), evaluated in eval mode.
-
-    Every row is an independent window; each predicts its T - 1 later tokens.
-    """
-    from course_utils.training import evaluating
-
-    if not isinstance(ids, Tensor) or ids.dim() != 2 or ids.shape[0] == 0:
-        raise ValueError(f"ids must be a non-empty (N, T) tensor of windows, got {tuple(getattr(ids, 'shape', ()))}")
-    total, count = 0.0, 0
-    with evaluating(model):
-        for start in range(0, ids.shape[0], batch_size):
-            batch = ids[start:start + batch_size]
-            logits = model(batch).logits
-            total += float(lm_loss(logits, batch)) * batch.shape[0] * (batch.shape[1] - 1)
-            count += batch.shape[0] * (batch.shape[1] - 1)
-    return math.exp(total / count)
 
 
 def last_token_states(hidden: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -362,11 +302,6 @@ def last_token_states(hidden: Tensor, lengths: Tensor | None = None) -> Tensor:
     if lengths.shape != (B,) or bool((lengths < 1).any()) or bool((lengths > T).any()):
         raise ValueError(f"lengths must have shape ({B},) with values in 1..{T}, got {lengths.tolist()}")
     return hidden[torch.arange(B, device=hidden.device), lengths.long() - 1]
-
-
-# --------------------------------------------------------------------------------------------------
-# GPT-1 fine-tuning: a linear head on the last token, plus the auxiliary LM loss
-# --------------------------------------------------------------------------------------------------
 
 
 @dataclass
