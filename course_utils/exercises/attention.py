@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 
 from course_utils import attention
-from course_utils.exercises import ExerciseResult, check_function, check_true
+from course_utils.exercises import ExerciseResult, check_function, check_true, guards
 
 __all__ = ["check_scaled_dot_product_attention", "check_causal_mask", "check_split_merge_heads"]
 
@@ -32,6 +32,7 @@ def _cases_for_attention() -> list[tuple]:
     ]
 
 
+@guards(attention.scaled_dot_product_attention, attention.fast_scaled_dot_product_attention)
 def check_scaled_dot_product_attention(student: Callable) -> ExerciseResult:
     """``student(query, key, value, mask=None)`` must return ``(output, weights)`` like the reference."""
 
@@ -45,6 +46,7 @@ def check_scaled_dot_product_attention(student: Callable) -> ExerciseResult:
     )
 
 
+@guards(attention.causal_mask)
 def check_causal_mask(student: Callable) -> ExerciseResult:
     """``student(T)`` must return the (T, T) bool mask that is True on and below the diagonal."""
     name = "causal mask"
@@ -59,6 +61,7 @@ def check_causal_mask(student: Callable) -> ExerciseResult:
     return result
 
 
+@guards(attention.split_heads, attention.merge_heads)
 def check_split_merge_heads(split: Callable, merge: Callable) -> ExerciseResult:
     """``split(x, n_heads)``: (B, T, C) -> (B, H, T, C/H); ``merge`` is its inverse."""
     generator = torch.Generator().manual_seed(6)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from course_utils import elmo
-from course_utils.exercises import ExerciseResult, check_function, check_true
+from course_utils.exercises import ExerciseResult, check_function, check_true, guards
 
 __all__ = ["check_scalar_mix", "check_combine_directions", "ELMO_DEEP_OPTIONS", "check_what_makes_elmo_deep"]
 
@@ -38,6 +38,7 @@ def _scalar_mix_cases() -> list[tuple]:
     ]
 
 
+@guards(elmo.ScalarMix)
 def check_scalar_mix(student: Callable) -> ExerciseResult:
     """``student(layers, raw_weights, gamma)`` → γ Σ_j softmax(w)_j · layers[j] (float64 tensors)."""
     return check_function(
@@ -61,6 +62,7 @@ def _combine_cases() -> list[tuple]:
     return cases
 
 
+@guards()
 def check_combine_directions(student: Callable) -> ExerciseResult:
     """``student(forward, backward_reversed)`` → (T, 2d) token representations [→h_t; ←h_t].
 
@@ -88,6 +90,7 @@ _FEEDBACK = {
 }
 
 
+@guards()
 def check_what_makes_elmo_deep(answer: str | Callable[[], str]) -> ExerciseResult:
     """Multiple choice: ``answer`` is one letter among ``ELMO_DEEP_OPTIONS``, or a function returning it
     (a stub that raises NotImplementedError is reported as not attempted)."""

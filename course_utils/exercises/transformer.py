@@ -11,11 +11,12 @@ from collections.abc import Callable
 import torch
 
 from course_utils import transformer
-from course_utils.exercises import ExerciseResult, check_function, check_true
+from course_utils.exercises import ExerciseResult, check_function, check_true, guards
 
 __all__ = ["check_decoder_mask", "check_decoding_step"]
 
 
+@guards(transformer.decoder_self_mask)
 def check_decoder_mask(student: Callable) -> ExerciseResult:
     """``student(target, pad_id)`` must return the (B, 1, T, T) bool mask: causal AND key is not padding."""
     name = "decoder self-attention mask"
@@ -47,6 +48,7 @@ def _tiny_model() -> transformer.EncoderDecoder:
     return model
 
 
+@guards(transformer.greedy_step)
 def check_decoding_step(student: Callable, model: transformer.EncoderDecoder | None = None,
                         sources: torch.Tensor | None = None, steps: int = 4) -> ExerciseResult:
     """``student(model, memory, source_mask, prefix)`` must return ``prefix`` (B, t) with the most probable

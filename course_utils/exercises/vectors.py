@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from course_utils import vectors
-from course_utils.exercises import ExerciseResult, check_function
+from course_utils.exercises import ExerciseResult, check_function, guards
 
 __all__ = ["check_cooccurrence_counts", "check_ppmi", "check_nearest_neighbours"]
 
@@ -31,6 +31,7 @@ def _reference_cooccurrence(sentences, words, window) -> np.ndarray:
     return vectors.cooccurrence_matrix(sentences, words, window).toarray()
 
 
+@guards(vectors.cooccurrence_matrix)
 def check_cooccurrence_counts(student: Callable[[list[list[str]], list[str], int], np.ndarray]) -> ExerciseResult:
     """``student(sentences, words, window)`` must return the dense |words| × |words| matrix whose entry
     (i, j) counts how often words[j] occurs within ``window`` positions left or right of words[i]."""
@@ -62,6 +63,7 @@ def _reference_ppmi(counts) -> np.ndarray:
     return vectors.ppmi(counts).toarray()
 
 
+@guards(vectors.ppmi)
 def check_ppmi(student: Callable[[np.ndarray], np.ndarray]) -> ExerciseResult:
     """``student(counts)`` must return the dense PPMI matrix max(0, log P(i,j) / (P(i) P(j))) of a count
     matrix, with 0 wherever the count is 0 (no NaN, no −∞)."""
@@ -87,6 +89,7 @@ def _reference_neighbours(matrix, words: Sequence[str], word: str, k: int) -> li
     return [other for other, _ in vectors.WordVectors(words, matrix).most_similar(word, topn=k)]
 
 
+@guards(vectors.WordVectors.most_similar)
 def check_nearest_neighbours(student: Callable[[np.ndarray, list[str], str, int], list[str]]) -> ExerciseResult:
     """``student(matrix, words, word, k)`` must return the ``k`` words whose rows have the highest cosine
     similarity with ``word``'s row, most similar first, ``word`` itself excluded."""

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from course_utils import word2vec
-from course_utils.exercises import ExerciseResult, check_function, check_true
+from course_utils.exercises import ExerciseResult, check_function, check_true, guards
 from course_utils.vectors import WordVectors
 
 __all__ = ["check_negative_sampling_gradients", "check_cbow_forward", "check_analogy_solver"]
@@ -43,6 +43,7 @@ def _ns_cases() -> list[tuple]:
     ]
 
 
+@guards(word2vec.negative_sampling_loss, word2vec.negative_sampling_gradients)
 def check_negative_sampling_gradients(student: Callable) -> ExerciseResult:
     """``student(v, u_o, u_neg)`` → ``(loss, grad_v, grad_u_o, grad_u_neg)`` for one example (float64).
 
@@ -82,6 +83,7 @@ def _cbow_reference(input_table: torch.Tensor, output_table: torch.Tensor, conte
         return torch.softmax(model(torch.as_tensor(context_ids).view(1, -1)), dim=-1)[0]
 
 
+@guards(word2vec.CBOW)
 def check_cbow_forward(student: Callable) -> ExerciseResult:
     """``student(input_table, output_table, context_ids)`` → p(centre = w | context) for every w, (V,)."""
     generator = torch.Generator().manual_seed(4)
@@ -101,6 +103,7 @@ def _analogy_reference(words: list[str], matrix: np.ndarray, a: str, b: str, c: 
     return WordVectors(words, matrix).analogy(a, b, c, topn=1)[0][0]
 
 
+@guards(WordVectors.analogy)
 def check_analogy_solver(student: Callable) -> ExerciseResult:
     """``student(words, matrix, a, b, c)`` → the word d (not a, b or c) maximising cos(d, b̂ − â + ĉ)."""
     rng = np.random.default_rng(7)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from course_utils import wordnet, wordnet_coverage
-from course_utils.exercises import ExerciseResult, check_function
+from course_utils.exercises import ExerciseResult, check_function, guards
 
 __all__ = ["check_path_to_root", "check_share_of_tokens_without_synset", "check_shared_senses"]
 
@@ -33,6 +33,7 @@ def _share_without_synset(corpus) -> float:
     return wordnet_coverage.coverage(corpus, strip_possessive=False).token_share_missing
 
 
+@guards(wordnet.hypernym_chain)
 def check_path_to_root(student: Callable[[str], list[str]]) -> ExerciseResult:
     """``student(synset_name)`` must return the chain of synset names from the synset to its root,
     following the first hypernym (or, for instances, the first instance hypernym) at every step."""
@@ -43,6 +44,7 @@ def check_path_to_root(student: Callable[[str], list[str]]) -> ExerciseResult:
     )
 
 
+@guards(wordnet_coverage.coverage)
 def check_share_of_tokens_without_synset(student: Callable) -> ExerciseResult:
     """``student(corpus)`` must return the share of running tokens (a float in [0, 1]) for which
     ``wn.synsets(token)`` is empty, over a list of token lists."""
@@ -53,6 +55,7 @@ def check_share_of_tokens_without_synset(student: Callable) -> ExerciseResult:
     )
 
 
+@guards(wordnet.senses_with_synonym)
 def check_shared_senses(student: Callable[[str, str], list[str]]) -> ExerciseResult:
     """``student(word, synonym)`` must return the names of the synsets of ``word`` (in WordNet's order)
     whose lemmas include ``synonym``."""
