@@ -41,8 +41,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from course_utils.distributed import DistributedContext
 from course_utils.tokenization import Vocabulary
-from course_utils.training import TrainingHistory, evaluating, fit, load_checkpoint, save_checkpoint
+from course_utils.training import TrainingHistory, evaluating, fit, load_checkpoint, move_to, save_checkpoint
 
 __all__ = [
     "ElmoConfig",
@@ -526,11 +527,15 @@ def train_bilm(
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
     time_limit: float | None = None,
+    device: str | torch.device | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainingHistory:
     """Train both LMs (loss = mean of the two cross-entropies) with Adam for ``steps`` batches.
 
     Windows are re-cut every epoch from a seeded generator; the learning rate decays linearly to 10%.
     ``time_limit`` (seconds) stops early, and the history records how many steps were done.
+    ``device`` / ``distributed``: as in :func:`course_utils.training.fit` (under torchrun every process
+    cuts the same windows and trains on its shard of each batch of ``batch_size`` windows).
     """
     if steps < 1 or window < 1 or batch_size < 1:
         raise ValueError("steps, window and batch_size must all be at least 1")
@@ -555,7 +560,7 @@ def train_bilm(
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.1, 1 - 0.9 * s / steps))
     return fit(model, batches, loss_fn, optimizer, max_steps=steps, scheduler=scheduler, grad_clip=grad_clip,
-               progress=progress, desc="biLM", on_step=on_step)
+               progress=progress, desc="biLM", on_step=on_step, device=device, distributed=distributed)
 
 
 def bilm_perplexity(model: ElmoBiLM, corpus: EncodedCorpus, *, window: int = 48, batch_size: int = 64,
@@ -566,9 +571,10 @@ def bilm_perplexity(model: ElmoBiLM, corpus: EncodedCorpus, *, window: int = 48,
     windows = evaluation_windows(corpus, window)
     if not windows:
         raise ValueError("the evaluation corpus is empty")
+    device = next(model.parameters()).device
     with evaluating(model):
         for i in range(0, len(windows), batch_size):
-            batch = make_batch(corpus, windows[i:i + batch_size])
+            batch = move_to(make_batch(corpus, windows[i:i + batch_size]), device)
             out = model(batch.char_ids, batch.lengths)
             targets = batch.targets.reshape(-1)
             for name, logits in (("forward", out.forward_logits), ("backward", out.backward_logits)):
@@ -674,7 +680,8 @@ class PretrainedElmo:
                 for b, sentence in enumerate(group):
                     char_ids[b, :len(sentence) + 2] = self.chars.encode_tokens([BOS, *sentence, EOS], unknown=unknown)
                 lengths = torch.tensor([len(s) for s in group])
-                layers = self.model(torch.from_numpy(char_ids), lengths).layers.numpy()  # (L+1, B, N, D)
+                device = next(self.model.parameters()).device
+                layers = self.model(torch.from_numpy(char_ids).to(device), lengths).layers.cpu().numpy()  # (L+1, B, N, D)
                 outputs += [layers[:, b, :len(s)].copy() for b, s in enumerate(group)]
         return outputs
 

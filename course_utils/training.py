@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from course_utils.distributed import DistributedContext, LossModule, all_reduce_mean, map_tensors, shard_batch
 
 __all__ = [
     "seed_everything",
@@ -26,6 +29,7 @@ __all__ = [
     "device_report",
     "TrainingHistory",
     "fit",
+    "move_to",
     "evaluating",
     "single_thread",
     "CheckpointError",
@@ -135,6 +139,8 @@ def fit(
     progress: bool = True,
     desc: str = "training",
     on_step: Callable[[int, float], None] | None = None,
+    device: str | torch.device | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainingHistory:
     """Train ``model`` and return its :class:`TrainingHistory`.
 
@@ -148,6 +154,11 @@ def fit(
         eval_fn / eval_every: ``eval_fn(model)`` every ``eval_every`` steps and at the end
             (the model is put in eval mode and back to train mode around it).
         on_step: called as ``on_step(step, loss)`` after every step (live plots in widgets).
+        device: move the model and every batch's tensors there first (None: leave them where they are).
+        distributed: train data-parallel under torchrun (:mod:`course_utils.distributed`): every process
+            gets the same global batches, keeps its shard, and DDP averages the gradients; the recorded
+            loss is the mean over processes, and only rank 0 shows a progress bar. The model moves to
+            ``distributed.device``. Create the optimiser before calling fit, over ``model.parameters()``.
 
     Raises ValueError for a non-positive ``epochs``/``max_steps``/``eval_every``/``grad_clip`` and
     FloatingPointError as soon as the loss becomes NaN or infinite, naming the step.
@@ -164,6 +175,22 @@ def fit(
         raise ValueError(f"grad_clip must be positive, got {grad_clip}")
     if eval_every is not None and eval_fn is None:
         raise ValueError("eval_every was given without an eval_fn")
+    if distributed is not None:
+        device = distributed.device
+    if device is not None:
+        model.to(device)
+    # Under DDP the whole loss runs through the wrapper's forward, so its gradients are all-reduced.
+    engine = None
+    if distributed is not None:
+        ids = [distributed.device.index] if distributed.device.type == "cuda" else None
+        engine = DistributedDataParallel(LossModule(model, loss_fn), device_ids=ids)
+
+    def compute_loss(batch) -> torch.Tensor:
+        if distributed is not None:
+            batch = shard_batch(batch, distributed.rank, distributed.world_size)
+        if device is not None:
+            batch = move_to(batch, device)
+        return engine(batch) if engine is not None else loss_fn(model, batch)
 
     def epoch_batches() -> Iterable:
         return batches() if callable(batches) else batches
@@ -185,17 +212,18 @@ def fit(
     history = TrainingHistory()
     start = time.perf_counter()
     model.train()
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    show = progress and (distributed is None or distributed.is_main)
+    bar = tqdm(total=total, desc=desc, disable=not show, leave=False)
     done = False
     for _epoch in range(epochs):
         seen_batch = False
         for batch in epoch_batches():
             seen_batch = True
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model, batch)
+            loss = compute_loss(batch)
             if loss.dim() != 0:
                 raise ValueError(f"loss_fn must return a scalar tensor, got shape {tuple(loss.shape)}")
-            value = float(loss.detach())
+            value = all_reduce_mean(loss, distributed)  # the global batch's loss on every process
             if not np.isfinite(value):
                 bar.close()
                 raise FloatingPointError(
@@ -228,6 +256,13 @@ def fit(
         evaluate()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def move_to(batch, device: str | torch.device):
+    """``batch`` with every tensor moved to ``device`` (tensors nested in dataclasses, tuples, lists
+    and dicts too; other values unchanged)."""
+    device = torch.device(device)
+    return map_tensors(batch, lambda tensor: tensor.to(device, non_blocking=True))
 
 
 @contextmanager

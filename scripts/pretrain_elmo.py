@@ -10,6 +10,14 @@ training articles of ``data.wiki_split()`` for a fixed number of steps (seeded, 
 both directions against unigram and bigram baselines on the same held-out windows. The checkpoint stores
 the config, both vocabularies, the command and the metrics in its metadata. The last line printed is a
 JSON object with the metrics (also written to ``--metrics-out`` when given).
+
+Devices and processes: it trains on the device :func:`course_utils.training.choose_device` picks
+(``--device`` or ``$COURSE_DEVICE`` override). Under ``torchrun`` it trains data-parallel with
+DistributedDataParallel (gloo on CPU, nccl on GPU): each process takes an equal share of every batch
+of ``--batch-size`` windows (which must divide evenly), so the same seed and batch size follow the same
+loss curve as one process; rank 0 evaluates and writes the checkpoint::
+
+    torchrun --standalone --nproc_per_node 2 scripts/pretrain_elmo.py --output /tmp/elmo.safetensors
 """
 
 from __future__ import annotations
@@ -52,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="start the softmax bias at log word frequencies (faster start; off for the shipped run)")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="continue training the weights (and vocabularies) of this ELMo checkpoint")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:1 or mps (default: $COURSE_DEVICE, else cuda → mps → cpu)")
+    parser.add_argument("--losses-out", type=Path, default=None,
+                        help="write every step's training loss as a JSON list here (rank 0)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--full-precision", action="store_true", help="store float32 weights (default float16)")
     return parser.parse_args(argv)
@@ -63,10 +75,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     from course_utils import elmo
     from course_utils.data import wiki_split
-    from course_utils.training import seed_everything
+    from course_utils.distributed import close_distributed, init_distributed
+    from course_utils.training import choose_device, seed_everything
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
+    device = choose_device(args.device)
+    distributed = init_distributed(device)
+    if distributed is not None:
+        device = distributed.device
+        if args.batch_size % distributed.world_size:
+            raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {distributed.world_size} processes")
+    main_process = distributed is None or distributed.is_main
     seed_everything(args.seed)
     filters = tuple(tuple(int(v) for v in pair.split(":")) for pair in args.filters.split(","))
     train_articles, heldout_articles = wiki_split(args.heldout_fraction, seed=0)
@@ -92,18 +112,26 @@ def main(argv: list[str] | None = None) -> dict:
             # begins at unigram perplexity instead of spending its first steps learning word frequencies.
             elmo.initialise_softmax_bias(model, train)
     parameters = sum(p.numel() for p in model.parameters())
-    print(f"{len(train_tokens)} training articles ({train.tokens:,} tokens), {len(heldout_tokens)} held-out "
+    say = print if main_process else (lambda *a, **k: None)
+    say(f"device {device}" + (f", {distributed.world_size} processes ({distributed.backend})" if distributed else ""))
+    say(f"{len(train_tokens)} training articles ({train.tokens:,} tokens), {len(heldout_tokens)} held-out "
           f"({heldout.tokens:,} tokens); {len(chars)} characters, {len(words)} output words; "
           f"{parameters:,} parameters", flush=True)
 
     def report(step: int, loss: float) -> None:
         if step % 50 == 0 or step == args.steps:
-            print(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
+            say(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
     history = elmo.train_bilm(model, train, steps=args.steps, window=args.window, batch_size=args.batch_size,
                               learning_rate=args.learning_rate, seed=args.seed, progress=not args.no_progress,
-                              on_step=report)
+                              on_step=report, device=device, distributed=distributed)
     train_seconds = time.perf_counter() - started
+    close_distributed(distributed)
+    if not main_process:
+        return {}
+    if args.losses_out is not None:
+        args.losses_out.parent.mkdir(parents=True, exist_ok=True)
+        args.losses_out.write_text(json.dumps(history.losses) + "\n")
     perplexity = elmo.bilm_perplexity(model, heldout, window=args.window)
     baselines = elmo.ngram_perplexities(train, heldout, window=args.window)
     losses = history.losses
@@ -125,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
         "threads": args.threads,
+        "device": str(device),
+        "processes": 1 if distributed is None else distributed.world_size,
         "seed": args.seed,
     }
     command = "python scripts/pretrain_elmo.py " + shlex.join(argv if argv is not None else sys.argv[1:])
