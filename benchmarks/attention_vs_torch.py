@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_fast": round(max(r["ours_fast"] / r["torch"] for r in results.values()), 3),
         "ratio_explicit": round(max(r["ours_explicit"] / r["torch"] for r in results.values()), 3),
         "goal_ratio_fast": 1.10,
+        "peer": "torch.nn.MultiheadAttention",
+        "goal": {"ratio_fast": ["<=", 1.10]},  # read by benchmarks/run_all.py (make bench)
         "device": str(device),
         "threads": torch.get_num_threads(),
         "per_length": {str(t): {k: round(v, 2) for k, v in r.items()} for t, r in results.items()},

@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         "gensim_ws353": round(median("gensim", "ws353"), 4),
         "ours_simlex": round(median("ours", "simlex"), 4),
         "gensim_simlex": round(median("gensim", "simlex"), 4),
+        "ws353_difference": round(median("ours", "ws353") - median("gensim", "ws353"), 4),
+        "peer": "gensim Word2Vec",
+        "goal": {"speed_ratio": [">=", 0.5], "ws353_difference": [">=", -0.02]},  # read by make bench
         "epochs": args.epochs,
         "workers": args.workers,
         "repeats": args.repeats,
