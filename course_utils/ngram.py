@@ -42,6 +42,8 @@ __all__ = [
     "LMOutput",
     "FixedWindowLM",
     "LSTMLM",
+    "save_neural_lm",
+    "load_neural_lm",
 ]
 
 
@@ -277,3 +279,39 @@ class LSTMLM(nn.Module):
         _check_ids(ids, self.vocab_size)
         states, _ = self.lstm(self.dropout(self.embedding(ids)))  # (B, T, hidden)
         return LMOutput(self.output(self.dropout(states)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints of the neural rungs
+# --------------------------------------------------------------------------------------------------
+
+_ARCHITECTURES = {"fixed_window_lm": FixedWindowLM, "lstm_lm": LSTMLM}
+
+
+def save_neural_lm(model: FixedWindowLM | LSTMLM, path, *, options: dict, metadata: dict | None = None):
+    """Save a fixed-window or LSTM LM (float16) with its constructor ``options`` and ``architecture``."""
+    from course_utils.training import save_checkpoint
+
+    names = {cls: name for name, cls in _ARCHITECTURES.items()}
+    if type(model) not in names:
+        raise TypeError(f"expected a FixedWindowLM or LSTMLM, got {type(model).__name__}")
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    return save_checkpoint(state, path, {**(metadata or {}), "architecture": names[type(model)],
+                                         "options": options})
+
+
+def load_neural_lm(path) -> tuple[FixedWindowLM | LSTMLM, dict]:
+    """Rebuild a model saved by :func:`save_neural_lm` (float32, eval mode); returns (model, metadata).
+
+    Raises ValueError for a checkpoint of another architecture."""
+    from pathlib import Path
+
+    from course_utils.training import load_checkpoint
+
+    _, metadata = load_checkpoint(None, path)
+    architecture = metadata.get("architecture")
+    if architecture not in _ARCHITECTURES or "options" not in metadata:
+        raise ValueError(f"{Path(path).name} is not a fixed-window or LSTM LM checkpoint (architecture={architecture!r})")
+    model = _ARCHITECTURES[architecture](**metadata["options"])
+    load_checkpoint(model, path)
+    return model.eval(), metadata

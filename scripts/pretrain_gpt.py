@@ -1,0 +1,163 @@
+"""Train the course's byte-level BPE and a language model on the Wikipedia sample (GPT or a lower rung).
+
+Usage (the shipped checkpoints; see data/checkpoints/README.md for their measured time and metrics)::
+
+    python scripts/pretrain_gpt.py --output data/checkpoints/gpt_wiki.safetensors
+    python scripts/pretrain_gpt.py --no-tie-weights --output data/checkpoints/gpt_wiki_untied.safetensors
+    python scripts/pretrain_gpt.py --model fixed_window --output data/checkpoints/gpt_ladder_window.safetensors
+    python scripts/pretrain_gpt.py --model lstm --output data/checkpoints/gpt_ladder_lstm.safetensors
+
+Learns BPE merges on the training articles of ``data.wiki_split()`` (deterministic), encodes the articles
+(separated by ``<|endoftext|>``), trains the chosen model for a fixed number of steps on random windows
+(seeded; AdamW, linear warm-up then linear decay to 10 %), and measures held-out perplexity on the
+non-overlapping ``--context-length`` windows of the held-out articles, with unigram and bigram baselines
+on the same windows. The checkpoint stores the tokenizer's merges, the config, the command, the loss
+curve and the metrics. The last line printed is a JSON object with the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from course_utils.gpt import GPTConfig  # noqa: E402
+
+MODELS = ("gpt", "fixed_window", "lstm")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=MODELS, default="gpt")
+    parser.add_argument("--output", type=Path, default=ROOT / "data" / "checkpoints" / "gpt_wiki.safetensors")
+    defaults = GPTConfig()
+    for f in fields(GPTConfig):
+        if f.name == "tie_weights":
+            parser.add_argument("--no-tie-weights", dest="tie_weights", action="store_false",
+                                help="a separate output projection instead of the token embedding")
+            continue
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
+                            default=getattr(defaults, f.name), help=f"GPTConfig.{f.name}")
+    parser.add_argument("--order", type=int, default=8, help="fixed-window LM: tokens of context")
+    parser.add_argument("--hidden", type=int, default=512, help="fixed-window / LSTM hidden width")
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1 avoids over-subscribing cores shared with other work)")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def corpus(vocab_size: int):
+    """(tokenizer, training stream, held-out stream) as numpy id arrays, articles separated by <|endoftext|>."""
+    import numpy as np
+
+    from course_utils.data import wiki_split
+    from course_utils.tokenization import train_bpe
+
+    train, heldout = wiki_split()
+    texts = [" ".join(article.tokens) for article in train]
+    tokenizer = train_bpe(texts, vocab_size)
+
+    def stream(articles) -> np.ndarray:
+        ids = []
+        for article in articles:
+            ids += tokenizer.encode(" ".join(article.tokens)) + [tokenizer.eot_id]
+        return np.array(ids, dtype=np.int64)
+
+    return tokenizer, stream(train), stream(heldout)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    import numpy as np
+    import torch
+
+    from course_utils import ngram
+    from course_utils.gpt import GPT, save_gpt
+    from course_utils.training import choose_device, fit, seed_everything
+
+    started = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    device = choose_device()
+    tokenizer, train_ids, heldout_ids = corpus(args.vocab_size)
+    config = GPTConfig(**{f.name: getattr(args, f.name) for f in fields(GPTConfig)})
+    config.vocab_size = len(tokenizer)
+    heldout = ngram.windows(heldout_ids, config.context_length)
+    print(f"tokenizer: {tokenizer}; {len(train_ids):,} training tokens, {heldout.numel():,} held-out tokens in "
+          f"{heldout.shape[0]} windows; {time.perf_counter() - started:.0f} s", flush=True)
+    if args.model == "gpt":
+        model = GPT(config)
+    elif args.model == "fixed_window":
+        options = dict(vocab_size=config.vocab_size, order=args.order, embedding_dim=config.d_model,
+                       hidden=args.hidden)
+        model = ngram.FixedWindowLM(**options)
+    else:
+        options = dict(vocab_size=config.vocab_size, embedding_dim=config.d_model, hidden=args.hidden,
+                       dropout=config.dropout)
+        model = ngram.LSTMLM(**options)
+    model.to(device)
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"{args.model}: {parameters:,} parameters on {device}", flush=True)
+    rng = np.random.RandomState(args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=0.01)
+    warmup, total = args.warmup, args.steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.1, 1 - 0.9 * (s - warmup) / max(1, total - warmup))))
+
+    def batches():
+        for _ in range(args.steps):
+            yield ngram.random_windows(train_ids, config.context_length, args.batch_size, rng).to(device)
+
+    def report(step: int, loss: float) -> None:
+        if step % 100 == 0 or step == args.steps:
+            print(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    train_start = time.perf_counter()
+    history = fit(model, batches, lambda m, batch: ngram.lm_loss(m(batch).logits, batch), optimizer,
+                  scheduler=scheduler, grad_clip=1.0, progress=not args.no_progress, on_step=report,
+                  desc=f"training {args.model}")
+    train_seconds = time.perf_counter() - train_start
+    model.cpu()
+    metrics = {
+        "heldout_perplexity": round(ngram.perplexity(model, heldout), 2),
+        "heldout_perplexity_unigram": round(ngram.UnigramLM(config.vocab_size).fit(train_ids).perplexity(heldout), 2),
+        "heldout_perplexity_bigram": round(ngram.BigramLM(config.vocab_size).fit(train_ids).perplexity(heldout), 2),
+        "heldout_tokens": int(heldout.numel()),
+        "train_tokens": int(len(train_ids)),
+        "parameters": parameters,
+        "steps": history.steps,
+        "mean_loss_last_50": round(float(np.mean(history.losses[-50:])), 4),
+        "train_seconds": round(train_seconds, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "threads": args.threads,
+        "device": str(device),
+    }
+    command = "python scripts/pretrain_gpt.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    metadata = {"tokenizer": tokenizer.to_dict(), "metrics": metrics, "command": command.strip(),
+                "losses_every_10": [round(v, 4) for v in history.losses[::10]],
+                "torch": torch.__version__.split("+")[0]}
+    if args.model == "gpt":
+        path = save_gpt(model, args.output, metadata=metadata)
+    else:
+        path = ngram.save_neural_lm(model, args.output, options=options, metadata=metadata)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    text = json.dumps(metrics)
+    print(text)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
