@@ -22,6 +22,8 @@ help:
 	@echo "make lab     - set up and start JupyterLab (HOST=$(HOST) PORT=$(PORT))"
 	@echo "make test    - set up, lint, unit tests and all notebooks under nbval"
 	@echo "make budget  - time and peak memory of each notebook (benchmarks/notebook_budget.py)"
+	@echo "make bench   - every benchmark and notebook in one run -> benchmarks/RESULTS.md"
+	@echo "make hub     - JupyterHub for a class (as root; README); make test-hub - its smoke test"
 	@echo "make student-notebooks - copies without solutions in notebooks/student/"
 	@echo "make html    - executed HTML copies of the notebooks in site/"
 
@@ -64,6 +66,13 @@ notebooks: setup
 budget: setup
 	$(BIN)/python benchmarks/notebook_budget.py
 
+# Every benchmark and every notebook's time and memory in one run, written to benchmarks/RESULTS.md
+# (about as long as all of them together: use a quiet machine). BENCH_ARGS=--fresh-clone also times
+# `make lab` and `make test` from fresh clones.
+.PHONY: bench
+bench: setup
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
 student-notebooks: setup
 	$(BIN)/python scripts/make_student_notebooks.py notebooks notebooks/student
 
@@ -72,3 +81,33 @@ html: setup
 
 clean:
 	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache site notebooks/student
+
+# --- A class on one server: JupyterHub (README "A class on one server") ---------------------------
+# The hub gets its own environment: requirements.txt plus hub/requirements-hub.txt, so `make lab`
+# never installs JupyterHub. Every student account runs this environment's Python, so build it from
+# an interpreter they may execute (not one under a private home such as /root): HUB_PYTHON=/usr/bin/python3.
+HUB_PYTHON ?= $(PYTHON)
+HUB_VENV ?= .venv-hub
+HUB_STAMP := $(HUB_VENV)/.hub-installed
+.PHONY: hub-setup hub test-hub
+
+$(HUB_STAMP): requirements.txt pyproject.toml hub/requirements-hub.txt hub/package.json
+	$(HUB_PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(HUB_VENV)/bin/pip install --quiet -r requirements.txt -r hub/requirements-hub.txt
+	$(HUB_VENV)/bin/pip install --quiet --no-deps -e .
+	$(HUB_VENV)/bin/python -m course_utils.install
+	cd hub && npm ci --no-audit --no-fund
+	touch $(HUB_STAMP)
+
+hub-setup: $(HUB_STAMP)
+
+# Run as root. Settings: COURSE_HUB_* variables (hub/course_hub.py), e.g. COURSE_HUB_IP=0.0.0.0.
+hub: hub-setup
+	COURSE_HUB_VENV=$(abspath $(HUB_VENV)) $(HUB_VENV)/bin/jupyterhub -f hub/jupyterhub_config.py
+
+# Opt-in (needs root, creates and deletes 3 system users): JupyterHub on loopback, 3 students each
+# run a notebook through the REST/kernel API; their files stay their own.
+test-hub: hub-setup
+	$(HUB_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_hub.py
+	$(HUB_VENV)/bin/python hub/smoke_test.py
