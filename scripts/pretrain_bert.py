@@ -1,0 +1,160 @@
+"""Pre-train the course's mini-BERT (masked LM + next-sentence prediction) and ship it as safetensors.
+
+Usage (the shipped checkpoint; data/checkpoints/README.md records its time and metrics)::
+
+    flock /tmp/course-train.lock python scripts/pretrain_bert.py
+
+Corpus: the training articles of ``data.wiki_split(0.1, seed=0)`` (as runs of ``--words-per-sentence``
+words, since gensim's WikiCorpus drops punctuation) plus the Lee background news stories (split at
+sentence ends). A WordPiece vocabulary is trained on the same text first. Held out: the other Wikipedia
+articles, on which the script measures masked-LM accuracy and loss (against the most-frequent-token and
+unigram baselines, on the same masked positions), NSP accuracy (against always-IsNext) and the MLM
+accuracy with left context only. Every default comes from :class:`course_utils.bert.BertConfig` and
+:class:`course_utils.bert_tasks.PretrainingConfig`. Seeded; it runs on the device
+``course_utils.training.choose_device`` picks (a GPU when present, the same command). The last line
+printed is a JSON object with the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from collections import Counter
+from dataclasses import fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from course_utils.bert import DEFAULT_CHECKPOINT, BertConfig  # noqa: E402
+from course_utils.bert_tasks import PretrainingConfig  # noqa: E402
+
+HELP = {
+    "vocab_size": "WordPiece vocabulary size (specials included)", "d_model": "hidden width",
+    "n_heads": "attention heads", "d_ff": "feed-forward width", "n_layers": "encoder blocks",
+    "max_len": "longest packed pair", "dropout": "dropout", "steps": "optimiser steps",
+    "batch_size": "sentence pairs per step", "learning_rate": "AdamW peak learning rate",
+    "warmup_steps": "linear warm-up steps", "words_per_sentence": "words per Wikipedia 'sentence'",
+}
+SKIP = {"type_vocab_size", "layer_norm_eps", "pad_id"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for source in (BertConfig, PretrainingConfig):
+        for f in fields(source):
+            if f.name in SKIP or any(a.dest == f.name for a in parser._actions):
+                continue
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                                help=HELP.get(f.name, f.name.replace("_", " ")) + f" (default {f.default})")
+    parser.add_argument("--output", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1 avoids over-subscribing cores shared with other work)")
+    parser.add_argument("--max-train-articles", type=int, default=None, help="fewer articles (quick tests)")
+    parser.add_argument("--max-heldout-pairs", type=int, default=None, help="fewer held-out pairs (quick tests)")
+    parser.add_argument("--no-lee", action="store_true", help="Wikipedia only (no Lee news stories)")
+    parser.add_argument("--full-precision", action="store_true", help="store float32 weights (default float16)")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _compare_with_tokenizers(texts: list[str], heldout_texts: list[str], tokenizer) -> dict:
+    """Share of held-out words split identically by the `tokenizers` WordPiece trainer (if installed)."""
+    try:
+        from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    except ImportError:
+        return {}
+    from course_utils.tokenization import pre_tokenize
+
+    oracle = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    oracle.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
+    oracle.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    oracle.train_from_iterator(texts, trainers.WordPieceTrainer(
+        vocab_size=len(tokenizer), special_tokens=list(tokenizer.specials), show_progress=False))
+    words = sorted({w for text in heldout_texts for w in pre_tokenize(text)})
+    same = sum(tokenizer.split_word(w) == oracle.encode(w, add_special_tokens=False).tokens for w in words)
+    overlap = len(set(oracle.get_vocab()) & set(tokenizer.vocab)) / len(tokenizer)
+    return {"tokenizers_heldout_words_identical": round(same / len(words), 4),
+            "tokenizers_vocab_overlap": round(overlap, 4), "heldout_word_types": len(words)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    import torch
+
+    from course_utils import bert_tasks
+    from course_utils.bert import Bert, PretrainedBert, save_bert
+    from course_utils.data import lee_documents, wiki_split
+    from course_utils.tokenization import train_wordpiece
+    from course_utils.training import choose_device, seed_everything
+
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    device = choose_device()
+    train_articles, heldout_articles = wiki_split(0.1, seed=0)
+    train_articles = train_articles[: args.max_train_articles]
+    lee = [] if args.no_lee else lee_documents()
+    texts = [" ".join(a.tokens) for a in train_articles] + lee
+    tokenizer = train_wordpiece(texts, args.vocab_size)
+    documents = ([bert_tasks.chunk_sentences(a.tokens, args.words_per_sentence) for a in train_articles]
+                 + [bert_tasks.split_sentences(d) for d in lee])
+    train_docs = bert_tasks.encode_documents(documents, tokenizer)
+    heldout_docs = bert_tasks.encode_documents(
+        [bert_tasks.chunk_sentences(a.tokens, args.words_per_sentence) for a in heldout_articles], tokenizer)
+    counts = Counter(i for doc in train_docs for sentence in doc for i in sentence)
+    config = BertConfig(**{f.name: getattr(args, f.name) for f in fields(BertConfig) if f.name not in SKIP})
+    training = PretrainingConfig(**{f.name: getattr(args, f.name) for f in fields(PretrainingConfig)})
+    model = Bert(config).to(device)
+    pretrained = PretrainedBert(model, tokenizer)
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"device {device}; {len(train_articles)} training articles + {len(lee)} Lee stories: "
+          f"{sum(len(d) for d in train_docs):,} sentences, {sum(counts.values()):,} pieces; held out "
+          f"{len(heldout_articles)} articles ({sum(len(d) for d in heldout_docs):,} sentences); vocabulary "
+          f"{len(tokenizer)}; {parameters:,} parameters", flush=True)
+
+    def report(step: int, loss: float) -> None:
+        if step % 100 == 0 or step == training.steps:
+            print(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    history = bert_tasks.pretrain(pretrained, train_docs, training, progress=not args.no_progress, on_step=report)
+    train_seconds = time.perf_counter() - started
+    heldout = bert_tasks.masked_heldout_set(heldout_docs, tokenizer, max_len=config.max_len,
+                                            n_pairs=args.max_heldout_pairs, seed=1)
+    both = bert_tasks.evaluate_pretraining(model, heldout, counts)
+    left = bert_tasks.evaluate_pretraining(model, heldout, counts, causal=True)
+    losses = history.losses
+    k = min(20, len(losses))
+    metrics = {
+        **both.as_dict(),
+        "mlm_accuracy_left_context_only": round(left.mlm_accuracy, 4),
+        "steps": history.steps, "first_loss": round(losses[0], 4),
+        "mean_loss_first_20": round(sum(losses[:k]) / k, 4), "mean_loss_last_20": round(sum(losses[-k:]) / k, 4),
+        "parameters": parameters, "train_seconds": round(train_seconds, 1), "threads": args.threads,
+        "device": device.type, "load_average_at_start": [round(x, 2) for x in load_before],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "seed": args.seed,
+    }
+    metrics.update(_compare_with_tokenizers(texts, [" ".join(a.tokens) for a in heldout_articles], tokenizer))
+    metrics["total_seconds"] = round(time.perf_counter() - started, 1)
+    command = "python scripts/pretrain_bert.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    corpus = {"train": f"wiki_split(0.1, seed=0) training articles ({len(train_articles)})"
+                       + ("" if args.no_lee else " + Lee background stories (300)"),
+              "heldout": f"wiki_split(0.1, seed=0) held-out articles ({len(heldout_articles)})",
+              "words_per_sentence": args.words_per_sentence}
+    path = save_bert(pretrained, args.output, metrics=metrics, half=not args.full_precision,
+                     extra={"command": command.strip(), "corpus": corpus, "training": training.__dict__,
+                            "torch": torch.__version__.split("+")[0],
+                            "losses_every_10": [round(v, 4) for v in losses[::10]]})
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(json.dumps(metrics))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
