@@ -33,6 +33,8 @@ __all__ = [
     "GenerationOutput",
     "generate",
     "time_per_token",
+    "distinct_n",
+    "repetition_rate",
 ]
 
 
@@ -214,3 +216,36 @@ def time_per_token(model: GPT, prompt_length: int, new_tokens: int, *, use_cache
         generate(model, prompt, max_new_tokens=new_tokens, use_cache=use_cache)
         best = min(best, time.perf_counter() - start)
     return best / new_tokens
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring samples: diversity and repetition
+# --------------------------------------------------------------------------------------------------
+
+
+def distinct_n(samples: Sequence[Sequence[int]], n: int = 2) -> float:
+    """Distinct-n (Li et al. 2016): distinct n-grams / all n-grams over all samples (1 = never repeats)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    grams = [tuple(s[i:i + n]) for s in samples for i in range(len(s) - n + 1)]
+    if not grams:
+        raise ValueError(f"the samples hold no {n}-gram")
+    return len(set(grams)) / len(grams)
+
+
+def repetition_rate(samples: Sequence[Sequence[int]], n: int = 4) -> float:
+    """Share of each sample's n-grams that already occurred earlier in the same sample (degenerate loops),
+    averaged over the n-grams of all samples."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    repeated = total = 0
+    for s in samples:
+        seen = set()
+        for i in range(len(s) - n + 1):
+            gram = tuple(s[i:i + n])
+            repeated += gram in seen
+            seen.add(gram)
+            total += 1
+    if total == 0:
+        raise ValueError(f"the samples hold no {n}-gram")
+    return repeated / total

@@ -44,7 +44,7 @@ from course_utils.attention import (
     split_heads,
 )
 from course_utils.ngram import lm_loss, perplexity, token_log_probs
-from course_utils.training import load_checkpoint, save_checkpoint
+from course_utils.training import evaluating, load_checkpoint, save_checkpoint
 from course_utils.transformer import PositionWiseFeedForward
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "last_token_states",
     "GPTClassifier",
     "ClassifierOutput",
+    "cross_validate_classifier",
     "save_gpt",
     "load_gpt",
     "to_hf_gpt2",
@@ -422,3 +423,51 @@ def to_hf_gpt2(model: GPT):
     if not c.tie_weights:
         hf.lm_head.weight.copy_(model.lm_head.weight)
     return hf.train(model.training)
+
+
+def cross_validate_classifier(backbone: GPT, sequences: list[list[int]], labels: list[int], *, lm_weight: float,
+                              folds: int = 5, steps: int = 20, batch_size: int = 16, learning_rate: float = 5e-4,
+                              pad_id: int = 0, seed: int = 0) -> list[float]:
+    """GPT-1 fine-tuning, cross-validated: held-out accuracy of each of ``folds`` folds.
+
+    Each fold fine-tunes a fresh copy of ``backbone`` with a :class:`GPTClassifier` (``lm_weight`` = λ)
+    for ``steps`` AdamW steps on the other folds, then scores its own fold. The folds depend only on
+    ``seed``, so two values of λ are compared on the same splits.
+    """
+    import copy
+
+    import numpy as np
+
+    if len(sequences) != len(labels) or len(sequences) < folds or folds < 2:
+        raise ValueError(f"need as many labels as sequences ({len(sequences)} vs {len(labels)}) and 2 <= folds <= n")
+    if any(len(s) == 0 for s in sequences):
+        raise ValueError("every sequence needs at least one token")
+    context = backbone.config.context_length
+    sequences = [list(s)[-context:] for s in sequences]  # keep each text's end, where the head reads
+    n_classes = max(labels) + 1
+    rng = np.random.RandomState(seed)
+    order = rng.permutation(len(sequences))
+    parts = np.array_split(order, folds)
+
+    def batch(indices):
+        longest = max(len(sequences[i]) for i in indices)
+        ids = torch.full((len(indices), longest), pad_id, dtype=torch.long)
+        for row, i in enumerate(indices):
+            ids[row, :len(sequences[i])] = torch.tensor(sequences[i])
+        lengths = torch.tensor([len(sequences[i]) for i in indices])
+        return ids, lengths, torch.tensor([labels[i] for i in indices])
+
+    accuracies = []
+    for k, test in enumerate(parts):
+        train = np.concatenate([p for j, p in enumerate(parts) if j != k])
+        torch.manual_seed(seed + k)
+        model = GPTClassifier(copy.deepcopy(backbone), n_classes, lm_weight=lm_weight).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            model(*batch(rng.choice(train, batch_size, replace=False))).loss.backward()
+            optimizer.step()
+        with evaluating(model):
+            ids, lengths, y = batch(test)
+            accuracies.append(float((model(ids, lengths).logits.argmax(-1) == y).float().mean()))
+    return accuracies

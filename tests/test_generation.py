@@ -142,3 +142,17 @@ def test_time_per_token_is_positive():
     assert time_per_token(model, 4, 3, use_cache=True, repeats=1) > 0
     with pytest.raises(ValueError):
         time_per_token(model, 0, 3, use_cache=True)
+
+
+def test_distinct_n_and_repetition_by_hand():
+    from course_utils.generation import distinct_n, repetition_rate
+
+    samples = [[1, 2, 1, 2, 1], [3, 4, 5]]
+    # bigrams: (1,2) (2,1) (1,2) (2,1) | (3,4) (4,5): 4 distinct of 6
+    assert distinct_n(samples, 2) == pytest.approx(4 / 6)
+    assert distinct_n(samples, 1) == pytest.approx(5 / 8)
+    # 2-grams already seen earlier in the same sample: the 3rd and 4th of the first sample
+    assert repetition_rate(samples, 2) == pytest.approx(2 / 6)
+    assert repetition_rate([[1, 2, 3, 4]], 2) == 0
+    with pytest.raises(ValueError, match="no 5-gram"):
+        distinct_n([[1, 2]], 5)

@@ -205,3 +205,21 @@ def test_checkpoint_round_trip_and_other_architectures_refused(tmp_path):
 
 def test_kv_cache_dataclass_is_empty_by_default():
     assert KeyValueCache().length == 0
+
+
+def test_cross_validated_fine_tuning_learns_a_separable_task():
+    from course_utils.gpt import cross_validate_classifier
+
+    torch.manual_seed(0)
+    backbone = GPT(_config())
+    rng = torch.Generator().manual_seed(1)
+    sequences, labels = [], []
+    for i in range(40):  # label = whether the sequence ends in token 1 or token 2
+        body = torch.randint(3, 37, (5,), generator=rng).tolist()
+        sequences.append(body + [1 + i % 2])
+        labels.append(i % 2)
+    accuracies = cross_validate_classifier(backbone, sequences, labels, lm_weight=0.5, folds=4, steps=40,
+                                           batch_size=8, learning_rate=3e-3)
+    assert len(accuracies) == 4 and sum(accuracies) / 4 >= 0.9
+    with pytest.raises(ValueError, match="labels"):
+        cross_validate_classifier(backbone, sequences, labels[:-1], lm_weight=0.0)
