@@ -35,6 +35,7 @@ __all__ = [
     "time_per_token",
     "distinct_n",
     "repetition_rate",
+    "continue_text",
 ]
 
 
@@ -249,3 +250,17 @@ def repetition_rate(samples: Sequence[Sequence[int]], n: int = 4) -> float:
     if total == 0:
         raise ValueError(f"the samples hold no {n}-gram")
     return repeated / total
+
+
+def continue_text(model: GPT, tokenizer, prompt: str, *, max_new_tokens: int = 30, temperature: float = 0.8,
+                  top_k: int | None = None, top_p: float | None = None, seed: int = 0) -> str:
+    """Encode ``prompt`` with ``tokenizer`` (a :class:`course_utils.tokenization.ByteLevelBPE`), generate and
+    return the continuation's text (generation stops at ``<|endoftext|>``). ``top_k=0`` or ``top_p=1``
+    mean "no filter" here, so a widget's slider can switch them off."""
+    ids = tokenizer.encode(prompt)
+    if not ids:
+        raise ValueError("the prompt is empty: type a few words")
+    out = generate(model, ids, max_new_tokens=max_new_tokens, temperature=temperature,
+                   top_k=top_k or None, top_p=None if top_p in (None, 1.0) else top_p,
+                   stop_token=tokenizer.eot_id, generator=torch.Generator().manual_seed(seed))
+    return tokenizer.decode(out.as_lists()[0])

@@ -156,3 +156,19 @@ def test_distinct_n_and_repetition_by_hand():
     assert repetition_rate([[1, 2, 3, 4]], 2) == 0
     with pytest.raises(ValueError, match="no 5-gram"):
         distinct_n([[1, 2]], 5)
+
+
+def test_continue_text_decodes_the_continuation():
+    from course_utils.generation import continue_text
+    from course_utils.tokenization import train_bpe
+
+    tokenizer = train_bpe(["the cat sat on the mat " * 3], 270)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=len(tokenizer), context_length=24, d_model=16, n_heads=2, n_layers=1,
+                          d_ff=16, dropout=0.0))
+    text = continue_text(model, tokenizer, "the cat", max_new_tokens=5, temperature=0)
+    out = generate(model, tokenizer.encode("the cat"), max_new_tokens=5, stop_token=tokenizer.eot_id)
+    assert text == tokenizer.decode(out.as_lists()[0])
+    assert isinstance(continue_text(model, tokenizer, "the", top_k=0, top_p=1.0, max_new_tokens=3), str)
+    with pytest.raises(ValueError, match="empty"):
+        continue_text(model, tokenizer, "")
