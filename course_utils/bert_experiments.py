@@ -1,0 +1,181 @@
+"""Notebook 07's experiments: pre-trained against from-scratch fine-tuning, learning curves, the masking
+rule measured, the three attention-mask families, and the functions behind the widgets.
+
+Each comparison trains two copies of the same architecture on the same labelled examples, in the same
+order, with the same hyperparameters: one starts from the pre-trained checkpoint, the other from BERT's
+random initialisation. Spread comes from repeating a run with other seeds (other labelled subsets and
+other batch orders) — the standard error of a mean over ``n`` seeds is ``sd / sqrt(n)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .attention import causal_mask
+from .bert import Bert, PretrainedBert, mask_tokens_for_mlm
+from .bert_finetune import SequenceClassifier, TaskData, fine_tune, predict
+from .bert_tasks import fill_mask
+
+__all__ = [
+    "fresh_bert",
+    "accuracy",
+    "CurvePoint",
+    "learning_curve",
+    "masking_shares",
+    "attention_mask_family",
+    "explore_masking",
+    "explore_fill_mask",
+    "explore_fine_tuning",
+]
+
+
+def fresh_bert(pretrained: PretrainedBert, *, from_checkpoint: bool, seed: int = 0) -> Bert:
+    """A trainable copy of the pre-trained BERT, or the same architecture freshly initialised (``seed``)."""
+    if from_checkpoint:
+        model = copy.deepcopy(pretrained.model)
+    else:
+        torch.manual_seed(seed)
+        model = Bert(pretrained.config)
+    return model.train()
+
+
+def accuracy(predicted: Sequence, gold: Sequence) -> float:
+    """Share of equal items (classes, or (start, end) spans: exact match)."""
+    if len(predicted) != len(gold) or not gold:
+        raise ValueError(f"need as many predictions as labels (and at least one): {len(predicted)} vs {len(gold)}")
+    return float(np.mean([p == g for p, g in zip(predicted, gold)]))
+
+
+@dataclass
+class CurvePoint:
+    """Accuracies of one label budget: one value per seed, pre-trained and from scratch."""
+
+    n_examples: int
+    pretrained: list[float]
+    scratch: list[float]
+
+    @staticmethod
+    def _mean_se(values: list[float]) -> tuple[float, float]:
+        sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+        return float(np.mean(values)), sd / math.sqrt(len(values))
+
+    @property
+    def difference(self) -> tuple[float, float]:
+        """Mean of the per-seed differences (pre-trained − scratch) and its standard error."""
+        return self._mean_se([p - s for p, s in zip(self.pretrained, self.scratch)])
+
+    def summary(self) -> str:
+        (mp, sp), (ms, ss), (d, sd) = self._mean_se(self.pretrained), self._mean_se(self.scratch), self.difference
+        return (f"{self.n_examples:5d} examples: pre-trained {mp:.1%} ± {sp:.1%}, scratch {ms:.1%} ± {ss:.1%}; "
+                f"difference {d:+.1%} ± {sd:.1%} ({d / sd if sd > 0 else float('inf'):.1f} standard errors)")
+
+
+def learning_curve(pretrained: PretrainedBert, train: TaskData, test: TaskData, budgets: Sequence[int], *,
+                   seeds: Sequence[int] = (0, 1, 2), steps: int = 40, batch_size: int = 16,
+                   learning_rate: float = 1e-4, scratch_learning_rate: float | None = None,
+                   n_classes: int = 2, progress: bool = False) -> list[CurvePoint]:
+    """Fine-tune pre-trained and from-scratch sequence classifiers on ``n`` labelled examples for each
+    budget and seed; returns test accuracies. Every run makes ``steps`` optimiser steps (the number of
+    epochs is ``ceil(steps · batch_size / n)``), so small budgets are not simply under-trained.
+    For each seed, the ``n`` examples are the first ``n`` of one random order, so budgets are nested."""
+    from tqdm.auto import tqdm
+
+    if max(budgets) > len(train):
+        raise ValueError(f"a budget of {max(budgets)} examples exceeds the {len(train)} training examples")
+    points = []
+    bar = tqdm(total=len(budgets) * len(seeds) * 2, desc="learning curve", disable=not progress, leave=False)
+    for n in budgets:
+        point = CurvePoint(n, [], [])
+        for seed in seeds:
+            order = np.random.default_rng(1000 + seed).permutation(len(train))[:n]
+            subset = train.subset(order.tolist())
+            epochs = max(1, math.ceil(steps * batch_size / n))
+            for from_checkpoint, scores in ((True, point.pretrained), (False, point.scratch)):
+                model = SequenceClassifier(fresh_bert(pretrained, from_checkpoint=from_checkpoint, seed=seed), n_classes)
+                lr = learning_rate if from_checkpoint or scratch_learning_rate is None else scratch_learning_rate
+                fine_tune(model, subset, epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed,
+                          pad_id=pretrained.tokenizer.pad_id)
+                scores.append(accuracy(predict(model, test, pad_id=pretrained.tokenizer.pad_id), test.labels))
+                bar.update(1)
+        points.append(point)
+    bar.close()
+    return points
+
+
+def masking_shares(ids: Tensor, pretrained: PretrainedBert, mask_prob: float = 0.15, seed: int = 0) -> dict:
+    """Apply :func:`~course_utils.bert.mask_tokens_for_mlm` once and measure what happened: the share of
+    real tokens chosen, and of those the shares replaced by [MASK], by a random token, and kept."""
+    tok = pretrained.tokenizer
+    specials = [tok[s] for s in tok.specials]
+    corrupted, labels = mask_tokens_for_mlm(ids, mask_id=tok.mask_id, vocab_size=len(tok), special_ids=specials,
+                                            mask_prob=mask_prob, generator=torch.Generator().manual_seed(seed))
+    chosen = labels != -100
+    real = ~torch.isin(ids, torch.tensor(specials))
+    n_chosen = int(chosen.sum())
+    if n_chosen == 0:
+        raise ValueError("no token was chosen; use more tokens or a larger mask_prob")
+    masked = int((corrupted[chosen] == tok.mask_id).sum())
+    kept = int((corrupted[chosen] == ids[chosen]).sum())
+    return {"tokens": int(real.sum()), "chosen": n_chosen / int(real.sum()), "mask": masked / n_chosen,
+            "random": (n_chosen - masked - kept) / n_chosen, "kept": kept / n_chosen}
+
+
+def attention_mask_family(source_len: int = 5, target_len: int = 4) -> dict[str, Tensor]:
+    """Who may attend to whom (True = may attend) in the three Transformer families:
+    encoder-only (BERT: everyone sees everyone), decoder-only (GPT: causal), and encoder–decoder (the
+    notebook-06 translator: a bidirectional encoder, a causal decoder, full cross-attention)."""
+    return {
+        "encoder-only (BERT)": torch.ones(source_len, source_len, dtype=torch.bool),
+        "decoder-only (GPT)": causal_mask(source_len),
+        "encoder–decoder: decoder self-attention": causal_mask(target_len),
+        "encoder–decoder: cross-attention": torch.ones(target_len, source_len, dtype=torch.bool),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Widget functions
+# --------------------------------------------------------------------------------------------------
+
+
+def explore_masking(pretrained: PretrainedBert, ids: Tensor, mask_prob: float = 0.15, seed: int = 0) -> dict:
+    """Print the realised masking shares for ``mask_prob`` (the mask-probability widget)."""
+    shares = masking_shares(ids, pretrained, mask_prob, seed)
+    print(f"{shares['tokens']:,} real tokens: {shares['chosen']:.1%} chosen (asked {mask_prob:.0%}); of those "
+          f"{shares['mask']:.1%} → [MASK], {shares['random']:.1%} → random token, {shares['kept']:.1%} kept")
+    return shares
+
+
+def explore_fill_mask(pretrained: PretrainedBert, text: str = "the [MASK] of the united states", top_k: int = 5
+                      ) -> list[list[tuple[str, float]]]:
+    """Print the top-k fillers of every [MASK] in ``text`` (the fill-in widget)."""
+    if "[MASK]" not in text:
+        print("type a sentence with at least one [MASK]")
+        return []
+    try:
+        results = fill_mask(pretrained, text, top_k)
+    except ValueError as error:
+        print(error)
+        return []
+    for k, candidates in enumerate(results, start=1):
+        print(f"[MASK] {k}: " + ", ".join(f"{piece} ({p:.1%})" for piece, p in candidates))
+    return results
+
+
+def explore_fine_tuning(pretrained: PretrainedBert, train: TaskData, test: TaskData, *, n_examples: int = 64,
+                        learning_rate: float = 1e-4, steps: int = 40, seed: int = 0) -> dict:
+    """Fine-tune pre-trained and scratch classifiers on ``n_examples`` and print both test accuracies
+    (the fine-tuning widget)."""
+    points = learning_curve(pretrained, train, test, [n_examples], seeds=[seed], steps=steps,
+                            learning_rate=learning_rate)
+    result = {"pretrained": points[0].pretrained[0], "scratch": points[0].scratch[0]}
+    print(f"{n_examples} labelled examples, lr {learning_rate:g}: pre-trained {result['pretrained']:.1%}, "
+          f"from scratch {result['scratch']:.1%} on {len(test)} test sentences")
+    return result
+

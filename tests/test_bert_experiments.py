@@ -1,0 +1,80 @@
+"""Notebook 07's experiment helpers: fresh models, learning curves, masking shares, mask families, widgets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils import bert_experiments as ex
+from course_utils.bert import Bert, BertConfig, PretrainedBert
+from course_utils.bert_finetune import encode_sentences
+from course_utils.tokenization import train_wordpiece
+
+TEXTS = ["the cat sat on the mat", "a dog ran in the park", "birds fly over the sea", "fish swim in the river"]
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> PretrainedBert:
+    tokenizer = train_wordpiece(TEXTS, 80)
+    torch.manual_seed(0)
+    return PretrainedBert(Bert(BertConfig(vocab_size=len(tokenizer), d_model=16, n_heads=2, d_ff=32, n_layers=1,
+                                          max_len=16)), tokenizer)
+
+
+def test_fresh_bert_copies_or_reinitialises(pretrained):
+    copy = ex.fresh_bert(pretrained, from_checkpoint=True)
+    assert copy is not pretrained.model and copy.training
+    assert all(torch.equal(a, b) for a, b in zip(copy.parameters(), pretrained.model.parameters()))
+    scratch_a = ex.fresh_bert(pretrained, from_checkpoint=False, seed=3)
+    scratch_b = ex.fresh_bert(pretrained, from_checkpoint=False, seed=3)
+    assert torch.equal(scratch_a.pooler.weight, scratch_b.pooler.weight)
+    assert not torch.equal(scratch_a.pooler.weight, pretrained.model.pooler.weight)
+
+
+def test_accuracy_and_curve_point():
+    assert ex.accuracy([1, 0, (2, 3)], [1, 1, (2, 3)]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="as many"):
+        ex.accuracy([1], [1, 0])
+    point = ex.CurvePoint(64, [0.7, 0.8, 0.75], [0.5, 0.6, 0.55])
+    mean, se = point.difference
+    assert mean == pytest.approx(0.2) and se == pytest.approx(0.0, abs=1e-12)
+    point = ex.CurvePoint(64, [0.7, 0.8, 0.6], [0.5, 0.5, 0.5])
+    mean, se = point.difference
+    assert mean == pytest.approx(0.2) and se == pytest.approx(0.1 / 3**0.5)
+    assert "64 examples" in point.summary() and "standard errors" in point.summary()
+
+
+def test_learning_curve_runs_every_budget_and_seed(pretrained):
+    texts = [t for t in TEXTS for _ in range(6)]
+    labels = [int("the" in t.split()[:1]) for t in texts]
+    data = encode_sentences(pretrained, texts, labels)
+    points = ex.learning_curve(pretrained, data, data, [4, 8], seeds=[0, 1], steps=3, batch_size=4)
+    assert [p.n_examples for p in points] == [4, 8]
+    assert all(len(p.pretrained) == len(p.scratch) == 2 for p in points)
+    assert all(0 <= a <= 1 for p in points for a in p.pretrained + p.scratch)
+    with pytest.raises(ValueError, match="exceeds"):
+        ex.learning_curve(pretrained, data, data, [100])
+
+
+def test_masking_shares_and_widget_functions(pretrained, capsys):
+    tok = pretrained.tokenizer
+    ids = torch.randint(5, len(tok), (200, 50), generator=torch.Generator().manual_seed(0))
+    ids[:, 0], ids[:, -1] = tok.cls_id, tok.sep_id
+    shares = ex.masking_shares(ids, pretrained, 0.15)
+    assert shares["tokens"] == 200 * 48 and abs(shares["chosen"] - 0.15) < 0.02
+    assert shares["mask"] + shares["random"] + shares["kept"] == pytest.approx(1.0)
+    assert ex.explore_masking(pretrained, ids, 0.4)["chosen"] > 0.35
+    assert "chosen" in capsys.readouterr().out
+    assert len(ex.explore_fill_mask(pretrained, "the [MASK] sat", top_k=2)[0]) == 2
+    assert ex.explore_fill_mask(pretrained, "no mask here") == []
+    assert "[MASK]" in capsys.readouterr().out
+    data = encode_sentences(pretrained, TEXTS * 4, [0, 1] * 8)
+    result = ex.explore_fine_tuning(pretrained, data, data, n_examples=8, steps=2)
+    assert set(result) == {"pretrained", "scratch"}
+
+
+def test_attention_mask_family():
+    masks = ex.attention_mask_family(5, 4)
+    assert bool(masks["encoder-only (BERT)"].all())
+    assert torch.equal(masks["decoder-only (GPT)"], torch.ones(5, 5, dtype=torch.bool).tril())
+    assert masks["encoder–decoder: cross-attention"].shape == (4, 5)
