@@ -64,9 +64,32 @@ __all__ = [
     "load_gpt",
     "to_hf_gpt2",
     "ARCHITECTURE",
+    "CHECKPOINTS",
+    "checkpoint_path",
 ]
 
 ARCHITECTURE = "gpt"  # written into every checkpoint's metadata; load_gpt refuses anything else
+
+# The shipped checkpoints of notebook 08 (made by scripts/pretrain_gpt.py and scripts/pretrain_icl.py).
+CHECKPOINTS = {
+    "gpt": "gpt_wiki.safetensors",  # the corpus GPT, tied embeddings
+    "gpt_untied": "gpt_wiki_untied.safetensors",  # the same without weight tying
+    "fixed_window": "gpt_ladder_window.safetensors",  # Bengio et al.'s fixed-window LM on the same tokens
+    "lstm": "gpt_ladder_lstm.safetensors",  # the LSTM LM on the same tokens
+    "icl_2layer": "icl_2layer.safetensors",  # the in-context model
+    "icl_1layer": "icl_1layer.safetensors",  # its one-layer control
+}
+
+
+def checkpoint_path(name: str) -> Path:
+    """Path of a shipped checkpoint by its :data:`CHECKPOINTS` name (``$COURSE_CHECKPOINT_DIR`` overrides
+    the folder ``data/checkpoints``)."""
+    import os
+
+    if name not in CHECKPOINTS:
+        raise KeyError(f"unknown checkpoint {name!r}; choose one of {sorted(CHECKPOINTS)}")
+    folder = os.environ.get("COURSE_CHECKPOINT_DIR") or Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+    return Path(folder) / CHECKPOINTS[name]
 
 
 @dataclass

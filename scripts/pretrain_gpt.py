@@ -37,7 +37,8 @@ MODELS = ("gpt", "fixed_window", "lstm")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=MODELS, default="gpt")
-    parser.add_argument("--output", type=Path, default=ROOT / "data" / "checkpoints" / "gpt_wiki.safetensors")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default: the model's entry of course_utils.gpt.CHECKPOINTS in data/checkpoints")
     defaults = GPTConfig()
     for f in fields(GPTConfig):
         if f.name == "tie_weights":
@@ -48,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             default=getattr(defaults, f.name), help=f"GPTConfig.{f.name}")
     parser.add_argument("--order", type=int, default=8, help="fixed-window LM: tokens of context")
     parser.add_argument("--hidden", type=int, default=512, help="fixed-window / LSTM hidden width")
-    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=100)
@@ -81,6 +82,11 @@ def corpus(vocab_size: int):
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.output is None:
+        from course_utils.gpt import checkpoint_path
+
+        name = {"fixed_window": "fixed_window", "lstm": "lstm"}.get(args.model, "gpt" if args.tie_weights else "gpt_untied")
+        args.output = checkpoint_path(name)
     import numpy as np
     import torch
 

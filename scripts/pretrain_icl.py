@@ -33,7 +33,8 @@ SHOTS = (0, 1, 2, 4, 8)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=ROOT / "data" / "checkpoints" / "icl_2layer.safetensors")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default: icl_2layer / icl_1layer of course_utils.gpt.CHECKPOINTS (by --layers)")
     defaults = ICLConfig()
     for f in fields(ICLConfig):
         flag = "--" + ("layers" if f.name == "n_layers" else f.name.replace("_", "-"))
@@ -61,6 +62,10 @@ def final_table(model, n: int, context_length: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.output is None:
+        from course_utils.gpt import checkpoint_path
+
+        args.output = checkpoint_path("icl_1layer" if args.n_layers == 1 else "icl_2layer")
     import torch
 
     from course_utils.gpt import save_gpt

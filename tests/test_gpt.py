@@ -223,3 +223,13 @@ def test_cross_validated_fine_tuning_learns_a_separable_task():
     assert len(accuracies) == 4 and sum(accuracies) / 4 >= 0.9
     with pytest.raises(ValueError, match="labels"):
         cross_validate_classifier(backbone, sequences, labels[:-1], lm_weight=0.0)
+
+
+def test_checkpoint_paths(monkeypatch, tmp_path):
+    from course_utils.gpt import CHECKPOINTS, checkpoint_path
+
+    assert checkpoint_path("gpt").name == CHECKPOINTS["gpt"] and checkpoint_path("gpt").parent.name == "checkpoints"
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    assert checkpoint_path("icl_1layer") == tmp_path / "icl_1layer.safetensors"
+    with pytest.raises(KeyError, match="unknown checkpoint"):
+        checkpoint_path("bert")
