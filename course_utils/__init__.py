@@ -15,7 +15,7 @@ Modules follow the course order; a notebook imports what it teaches from here, a
 ``word2vec``       skip-gram, CBOW, negative sampling, the fast trainer (03)
 ``deepwalk``       xxx2vec on graphs: random walks over WordNet as sentences (03)
 ``elmo``           character encoder, biLM, scalar mix, pre-training, perplexity (04)
-``elmo_features``  ELMo layers as features: sense classification, polarity, mix weights (04)
+``elmo_features``  ELMo layers as features: contextuality, sense and part-of-speech probes, mixes (04)
 ``attention``      scaled dot-product, masks, multi-head, positions (05)
 ``transformer``    blocks, encoder, decoder, encoder-decoder, decoding (06)
 ``translation_task`` the code-generated digits → English words task (06)

@@ -33,17 +33,27 @@ def test_scalar_mix_checker(capsys):
     assert not check_scalar_mix(lambda layers, w, g: _mix(layers, w, 1.0))  # forgot gamma
     assert not check_scalar_mix(lambda layers, w, g: g * layers.mean(0))  # ignores the weights
     overflow = check_scalar_mix(_naive_mix)
-    assert not overflow and "case 4" in overflow.message and "subtract" in overflow.hint
+    assert not overflow and "case 4" in overflow.message and "overflow" in overflow.hint
     assert "not attempted" in check_scalar_mix(_stub).message
 
 
 def test_combine_directions_checker():
     assert check_combine_directions(lambda f, b: torch.cat([f, b.flip(0)], dim=-1))
     not_flipped = check_combine_directions(lambda f, b: torch.cat([f, b], dim=-1))
-    assert not not_flipped and "flip" in not_flipped.hint
+    assert not not_flipped and "reverse" in not_flipped.hint
     assert not check_combine_directions(lambda f, b: torch.cat([b.flip(0), f], dim=-1))  # wrong order
     assert not check_combine_directions(lambda f, b: f + b.flip(0))  # summed, wrong shape
     assert "not attempted" in check_combine_directions(_stub).message
+
+
+def test_hints_point_the_way_without_giving_code():
+    results = [check_scalar_mix(lambda layers, w, g: g * layers.mean(0)),
+               check_combine_directions(lambda f, b: torch.cat([f, b], dim=-1)),
+               check_what_makes_elmo_deep("a")]
+    for result in results:
+        assert not result and result.hint
+        for code in ("torch.", "flip(", "softmax(", "exp(", "cat(", "reshape(", ".sum(", "dim=", "return "):
+            assert code not in result.hint, (code, result.hint)
 
 
 def test_what_makes_elmo_deep_checker():

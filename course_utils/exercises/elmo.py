@@ -43,8 +43,10 @@ def check_scalar_mix(student: Callable) -> ExerciseResult:
     """``student(layers, raw_weights, gamma)`` → γ Σ_j softmax(w)_j · layers[j] (float64 tensors)."""
     return check_function(
         student, _scalar_mix_reference, _scalar_mix_cases(), name="scalar mix",
-        hint="s = softmax(raw_weights) (subtract the largest weight before exp, or use torch.softmax); "
-             "reshape s to (L+1, 1, ..., 1) so it broadcasts over the layers, sum over dim 0, times gamma",
+        hint="first turn the raw weights into positive weights that sum to one, in a way that cannot overflow "
+             "when the raw weights are large (a softmax does not change if every input moves by the same amount); "
+             "then give the weights a shape that lines them up with the first axis of the layers, and scale the "
+             "weighted sum by gamma",
         atol=1e-9,
     )
 
@@ -72,8 +74,9 @@ def check_combine_directions(student: Callable) -> ExerciseResult:
     """
     return check_function(
         student, _combine_reference, _combine_cases(), name="combining forward and backward states",
-        hint="the backward LSTM ran over the reversed sentence: flip its outputs back (flip(0)) so row t "
-             "is token t, then concatenate along the last dimension, forward first",
+        hint="the backward LSTM read the sentence from the end, so its rows are in reverse token order: put "
+             "them back in sentence order first, so that row t belongs to token t in both inputs; then join the "
+             "two directions feature by feature, forward part first",
     )
 
 
@@ -110,6 +113,7 @@ def check_what_makes_elmo_deep(answer: str | Callable[[], str]) -> ExerciseResul
     return check_true(
         letter == "b", name=name, hint=hint, failed=_FEEDBACK.get(letter, ""),
         passed="right: Peters et al. call the representations deep because they are a function of all "
-               "internal layers (ELMo_k = γ Σ_j s_j h_kj), so a task can draw on the syntax-heavy lower and "
-               "the semantics-heavy upper layers",
+               "internal layers (ELMo_k = γ Σ_j s_j h_kj), so each task can weight the layers as it needs (the "
+               "paper found lower layers better for syntax and upper ones for word senses; section 5 of the "
+               "notebook tests that)",
     )
