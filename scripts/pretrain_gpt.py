@@ -56,11 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1 avoids over-subscribing cores shared with other work)")
+    parser.add_argument("--max-train-articles", type=int, default=None, help="fewer articles (quick tests)")
+    parser.add_argument("--max-heldout-articles", type=int, default=None, help="fewer held-out articles")
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
 
 
-def corpus(vocab_size: int):
+def corpus(vocab_size: int, max_train: int | None = None, max_heldout: int | None = None):
     """(tokenizer, training stream, held-out stream) as numpy id arrays, articles separated by <|endoftext|>."""
     import numpy as np
 
@@ -68,6 +70,7 @@ def corpus(vocab_size: int):
     from course_utils.tokenization import train_bpe
 
     train, heldout = wiki_split()
+    train, heldout = train[:max_train], heldout[:max_heldout]
     texts = [" ".join(article.tokens) for article in train]
     tokenizer = train_bpe(texts, vocab_size)
 
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     device = choose_device()
-    tokenizer, train_ids, heldout_ids = corpus(args.vocab_size)
+    tokenizer, train_ids, heldout_ids = corpus(args.vocab_size, args.max_train_articles, args.max_heldout_articles)
     config = GPTConfig(**{f.name: getattr(args, f.name) for f in fields(GPTConfig)})
     config.vocab_size = len(tokenizer)
     heldout = ngram.windows(heldout_ids, config.context_length)
