@@ -10,9 +10,9 @@ import torch
 from torch.testing import assert_close
 
 from course_utils.ngram import (
+    LSTMLM,
     BigramLM,
     FixedWindowLM,
-    LSTMLM,
     UnigramLM,
     lm_loss,
     perplexity,
