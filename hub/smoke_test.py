@@ -82,6 +82,23 @@ def processes_of(uid: int) -> list[int]:
     return pids
 
 
+def memory_of(uid: int) -> dict:
+    """Memory of a student's processes, from /proc: the kernel's peak (VmHWM) and the server's resident set."""
+    kernel_peak_kb = server_kb = 0
+    for pid in processes_of(uid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if ":" in line)
+        except OSError:
+            continue
+        if "ipykernel" in command:
+            kernel_peak_kb = max(kernel_peak_kb, int(fields.get("VmHWM", "0 kB").split()[0]))
+        elif "jupyterhub-singleuser" in command:
+            server_kb += int(fields.get("VmRSS", "0 kB").split()[0])
+    return {"kernel_peak_mb": round(kernel_peak_kb / 1024), "server_rss_mb": round(server_kb / 1024)}
+
+
 def remove_user(name: str) -> None:
     try:
         uid = pwd.getpwnam(name).pw_uid
@@ -343,7 +360,7 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
     shutil.copyfile(notebook, source / notebook.name)
     created: list[str] = []
     hub = None
-    summary: dict = {"notebook": notebook.name, "users": names, "load_before": os.getloadavg()[0]}
+    summary: dict = {"notebook": notebook.name, "users": names, "load_before": round(os.getloadavg()[0], 2)}
     try:
         for name in names:
             create_user(name, homes)
@@ -368,8 +385,10 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
 
         def run(index: int) -> dict:
             other = pwd.getpwnam(names[(index + 1) % len(names)]).pw_dir
-            return asyncio.run(run_notebook(students[index], notebook.name,
-                                            Path(other) / COURSE_FOLDER / notebook.name))
+            result = asyncio.run(run_notebook(students[index], notebook.name,
+                                              Path(other) / COURSE_FOLDER / notebook.name))
+            result.update(memory_of(pwd.getpwnam(names[index]).pw_uid))  # the kernel is still running
+            return result
 
         start = time.perf_counter()
         with ThreadPoolExecutor(len(students)) as pool:
@@ -403,7 +422,7 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
             remove_user(name)
         summary["users_left"] = [name for name in names if _user_exists(name)]
         shutil.rmtree(base, ignore_errors=True)
-        summary["load_after"] = os.getloadavg()[0]
+        summary["load_after"] = round(os.getloadavg()[0], 2)
     return summary
 
 
@@ -433,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = smoke_test(notebook, args.users)
     for name, result in summary.get("per_user", {}).items():
         print(f"{name}: {result['cells']} cells in {result['seconds']} s, errors {result['errors'] or 'none'}, "
-              f"own notebook {result['own_file']}, other's notebook {result['other_file']}")
+              f"own notebook {result['own_file']}, other's notebook {result['other_file']}, kernel peak "
+              f"{result.get('kernel_peak_mb')} MB, server {result.get('server_rss_mb')} MB")
     print("PASSED" if summary["passed"] else f"FAILED: {summary.get('failure')}")
     print(json.dumps(summary))
     return 0 if summary["passed"] and not summary["users_left"] else 1
