@@ -12,18 +12,15 @@ words drawn from the unigram distribution raised to 3/4:
 
     loss = −log σ(u_o · v_c) − Σ_{k=1..K} log σ(−u_{n_k} · v_c),     n_k ~ P(w) ∝ count(w)^0.75
 
-Frequent words are subsampled: each occurrence of w is kept with probability
-(sqrt(f(w)/t) + 1) · t / f(w) (f the relative frequency, t = ``sample``; the formula of the word2vec C
-code), and word2vec draws, for every centre word, an effective window uniformly from 1..window, which
-weights near neighbours more. Papers: Mikolov et al. 2013, "Efficient Estimation of Word
-Representations in Vector Space" (arXiv:1301.3781) and "Distributed Representations of Words and
-Phrases and their Compositionality" (NeurIPS 2013).
+Frequent words are subsampled and the windows randomly shortened (:mod:`course_utils.word2vec_data`).
+Papers: Mikolov et al. 2013, "Efficient Estimation of Word Representations in Vector Space"
+(arXiv:1301.3781) and "Distributed Representations of Words and Phrases and their Compositionality".
 
-:func:`train_word2vec` is the fast trainer: vectorised pair generation with NumPy, large batches, and
-hand-written SGD updates (gather rows, batched dot products, σ, scatter-add of the scaled gradients:
-the update word2vec makes, without autograd's bookkeeping), optionally in several threads updating the
-shared tables without locks ("Hogwild", as word2vec and gensim do). The modules :class:`SkipGram` and
-:class:`CBOW` with their two losses are the readable, autograd version the notebook teaches with.
+:class:`SkipGram` and :class:`CBOW` with their two losses are the readable, autograd version (train them with
+:func:`course_utils.training.fit`). :func:`train_word2vec` is the fast trainer: the same SGD updates,
+written by hand on both tables at once (one gather, two batched matrix products, one scatter-add per
+batch, into reused buffers), optionally in several threads updating the shared tables without locks
+("Hogwild", as word2vec and gensim do).
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,10 +36,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from course_utils.plotting import plot_projection
 from course_utils.tokenization import Vocabulary, minibatches
 from course_utils.training import fit, single_thread
-from course_utils.vectors import WordVectors, evaluate_similarity
+from course_utils.vectors import WordVectors
+from course_utils.word2vec_data import (
+    NoiseSampler,
+    cbow_examples,
+    context_arrays,
+    keep_probabilities,
+    noise_distribution,
+    pair_arrays,
+    subsample_mask,
+    training_pairs,
+)
 
 __all__ = [
     "Word2VecConfig",
@@ -60,193 +66,14 @@ __all__ = [
     "full_softmax_loss",
     "negative_sampling_loss",
     "negative_sampling_gradients",
+    "epoch_examples",
+    "sgd_negative_sampling",
     "train_word2vec",
     "train_with_autograd",
     "time_training_step",
-    "explore_word2vec",
 ]
 
 ARCHITECTURES = ("skipgram", "cbow")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Training data: pairs, subsampling, noise distribution
-# ---------------------------------------------------------------------------------------------------
-
-
-def _check_window(window: int) -> None:
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive integer, got {window!r}")
-
-
-def training_pairs(
-    tokens: Sequence[Hashable],
-    window: int,
-    *,
-    reduced_window: bool = False,
-    rng: np.random.Generator | None = None,
-) -> list[tuple[Hashable, Hashable]]:
-    """Skip-gram (centre, context) pairs of one sentence, centre by centre, contexts left to right.
-
-    ``training_pairs("the quick brown".split(), 1)`` → ``[('the', 'quick'), ('quick', 'the'),
-    ('quick', 'brown'), ('brown', 'quick')]``. With ``reduced_window`` every centre uses a window b drawn
-    uniformly from 1..window (word2vec's trick: a neighbour at distance d is used with probability
-    (window − d + 1) / window).
-    """
-    _check_window(window)
-    if isinstance(tokens, str):
-        raise TypeError("training_pairs expects a sequence of tokens, got a string; split it first")
-    rng = rng if rng is not None else np.random.default_rng(0)
-    pairs = []
-    for i, centre in enumerate(tokens):
-        b = int(rng.integers(1, window + 1)) if reduced_window else window
-        for j in range(max(0, i - b), min(len(tokens), i + b + 1)):
-            if j != i:
-                pairs.append((centre, tokens[j]))
-    return pairs
-
-
-def cbow_examples(tokens: Sequence[Hashable], window: int) -> list[tuple[list[Hashable], Hashable]]:
-    """CBOW examples of one sentence: (context words within ``window``, centre word) per position."""
-    _check_window(window)
-    if isinstance(tokens, str):
-        raise TypeError("cbow_examples expects a sequence of tokens, got a string; split it first")
-    examples = []
-    for i, centre in enumerate(tokens):
-        context = [tokens[j] for j in range(max(0, i - window), min(len(tokens), i + window + 1)) if j != i]
-        if context:
-            examples.append((context, centre))
-    return examples
-
-
-def _offsets_ok(sentence: np.ndarray, windows: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions i whose neighbour i+d (right) / i−d (left) is in the same sentence and within b_i."""
-    same = sentence[:-d] == sentence[d:]
-    right = np.nonzero(same & (windows[:-d] >= d))[0]
-    left = np.nonzero(same & (windows[d:] >= d))[0] + d
-    return right, left
-
-
-def pair_arrays(
-    ids: np.ndarray,
-    sentence: np.ndarray,
-    window: int,
-    *,
-    reduced_window: bool = True,
-    rng: np.random.Generator | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """All skip-gram pairs of a flat corpus at once: ``(centres, contexts)`` as two id arrays.
-
-    ``ids`` holds the word ids of all sentences one after another, ``sentence`` the sentence number of
-    each position (pairs never cross a sentence boundary). Same pairs as :func:`training_pairs` applied
-    sentence by sentence, grouped by offset instead of by centre; vectorised over the corpus.
-    """
-    _check_window(window)
-    ids, sentence = np.asarray(ids), np.asarray(sentence)
-    if ids.shape != sentence.shape or ids.ndim != 1:
-        raise ValueError(f"ids {ids.shape} and sentence {sentence.shape} must be 1-D arrays of equal length")
-    rng = rng if rng is not None else np.random.default_rng(0)
-    n = len(ids)
-    windows = rng.integers(1, window + 1, n) if reduced_window else np.full(n, window)
-    centres, contexts = [], []
-    for d in range(1, min(window, n - 1) + 1):
-        right, left = _offsets_ok(sentence, windows, d)
-        centres += [ids[right], ids[left]]
-        contexts += [ids[right + d], ids[left - d]]
-    if not centres:
-        return np.zeros(0, dtype=ids.dtype), np.zeros(0, dtype=ids.dtype)
-    return np.concatenate(centres), np.concatenate(contexts)
-
-
-def context_arrays(
-    ids: np.ndarray,
-    sentence: np.ndarray,
-    window: int,
-    *,
-    reduced_window: bool = True,
-    rng: np.random.Generator | None = None,
-    pad: int = -1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """CBOW examples of a flat corpus: ``(contexts (N, 2·window) padded with ``pad``, centres (N,))``.
-
-    Column 2(d−1) holds the neighbour at distance d on the left, 2(d−1)+1 the one on the right.
-    Positions with no context word (one-word sentences) are dropped.
-    """
-    _check_window(window)
-    ids, sentence = np.asarray(ids), np.asarray(sentence)
-    if ids.shape != sentence.shape or ids.ndim != 1:
-        raise ValueError(f"ids {ids.shape} and sentence {sentence.shape} must be 1-D arrays of equal length")
-    rng = rng if rng is not None else np.random.default_rng(0)
-    n = len(ids)
-    windows = rng.integers(1, window + 1, n) if reduced_window else np.full(n, window)
-    contexts = np.full((n, 2 * window), pad, dtype=ids.dtype)
-    for d in range(1, min(window, n - 1) + 1):
-        right, left = _offsets_ok(sentence, windows, d)
-        contexts[left, 2 * (d - 1)] = ids[left - d]
-        contexts[right, 2 * (d - 1) + 1] = ids[right + d]
-    keep = (contexts != pad).any(axis=1)
-    return contexts[keep], ids[keep]
-
-
-def keep_probabilities(counts, sample: float) -> np.ndarray:
-    """Probability of keeping each occurrence of every word: min(1, (sqrt(f/t) + 1) · t / f).
-
-    ``counts`` are corpus counts, f = count / total and t = ``sample`` (0 keeps everything). Words with
-    f ≤ t are always kept; "the", with f ≈ 5 %, is kept about 16 % of the time when t = 1e-3.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    if sample < 0 or not math.isfinite(sample):
-        raise ValueError(f"sample must be a non-negative number, got {sample}")
-    if counts.ndim != 1 or len(counts) == 0 or (counts < 0).any() or counts.sum() <= 0:
-        raise ValueError("counts must be a non-empty 1-D array of non-negative counts with a positive total")
-    if sample == 0:
-        return np.ones_like(counts)
-    frequency = counts / counts.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
-    return np.where(frequency > 0, np.minimum(keep, 1.0), 1.0)
-
-
-def subsample_mask(ids: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A boolean mask over corpus positions: True where the word survives subsampling."""
-    ids = np.asarray(ids)
-    return rng.random(len(ids)) < keep[ids]
-
-
-def noise_distribution(counts, power: float = 0.75) -> np.ndarray:
-    """P(w) ∝ count(w)^power, the distribution negative samples are drawn from (word2vec: 0.75)."""
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 1 or len(counts) == 0 or (counts < 0).any() or counts.sum() <= 0:
-        raise ValueError("counts must be a non-empty 1-D array of non-negative counts with a positive total")
-    if not math.isfinite(power) or power < 0:
-        raise ValueError(f"power must be a non-negative number, got {power}")
-    weights = np.where(counts > 0, counts**power, 0.0)
-    return weights / weights.sum()
-
-
-class NoiseSampler:
-    """Draws noise word ids from a distribution with a look-up table, as word2vec does.
-
-    A table of ``table_size`` ids where word w fills about P(w) · table_size cells (at least one when
-    P(w) > 0); a uniform random cell is a sample. Fast (one random integer and one look-up per sample),
-    exact up to the rounding of the cell counts.
-    """
-
-    def __init__(self, probabilities, *, table_size: int = 2_000_000) -> None:
-        probabilities = np.asarray(probabilities, dtype=np.float64)
-        if probabilities.ndim != 1 or len(probabilities) == 0 or (probabilities < 0).any():
-            raise ValueError("probabilities must be a non-empty 1-D array of non-negative numbers")
-        if not np.isclose(probabilities.sum(), 1.0, atol=1e-6):
-            raise ValueError(f"probabilities must sum to 1, got {probabilities.sum():.6f}")
-        cells = np.round(probabilities * table_size).astype(np.int64)
-        cells[(probabilities > 0) & (cells == 0)] = 1
-        self.probabilities = probabilities
-        self.table = torch.from_numpy(np.repeat(np.arange(len(probabilities)), cells))
-
-    def sample(self, shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
-        """Noise ids of the given shape (int64)."""
-        cells = torch.randint(len(self.table), (math.prod(shape),), generator=generator)
-        return self.table.index_select(0, cells).view(shape)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -447,46 +274,161 @@ def _encode_corpus(sentences: Sequence[Sequence[str]], vocab: Vocabulary) -> tup
     return np.concatenate(ids), np.concatenate(sentence)
 
 
-def _update(
-    input_table: torch.Tensor,
-    output_table: torch.Tensor,
-    hidden_rows: torch.Tensor,
-    targets: torch.Tensor,
-    lr: float,
-) -> float:
-    """One SGD step of negative sampling on a batch; returns the batch's mean loss.
+def epoch_examples(
+    ids: np.ndarray,
+    sentence: np.ndarray,
+    config: Word2VecConfig,
+    *,
+    keep: np.ndarray,
+    sampler: NoiseSampler,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One epoch's training examples of a flat corpus, shuffled: ``(inputs (N, C), targets (N, 1 + K))``.
 
-    ``hidden_rows`` (B,) input-table ids (skip-gram) or (B, C) context ids with −1 padding (CBOW);
-    ``targets`` (B, 1 + K): the true word, then the noise words.
+    Subsamples frequent words (``keep``), builds skip-gram pairs (C = 1: the centre) or CBOW examples
+    (C = 2·window context ids, −1 padding), shuffles them and draws K noise words per example:
+    ``targets[:, 0]`` is the word to predict, ``targets[:, 1:]`` the noise words.
     """
-    batch, width = targets.shape
-    dim = input_table.shape[1]
-    if hidden_rows.dim() == 1:
-        hidden = input_table.index_select(0, hidden_rows)  # (B, D)
+    block, width = _example_block(ids, sentence, config, keep, sampler, rng)
+    return block[:, :width], block[:, width:]
+
+
+def _example_block(ids, sentence, config, keep, sampler, rng) -> tuple[torch.Tensor, int]:
+    """:func:`epoch_examples` as one (N, C + 1 + K) int64 block, and C."""
+    kept = subsample_mask(ids, keep, rng)
+    if config.architecture == "skipgram":
+        inputs, true_words = pair_arrays(ids[kept], sentence[kept], config.window,
+                                         reduced_window=config.reduced_window, rng=rng)
+        inputs = inputs[:, None]
     else:
-        mask = hidden_rows >= 0  # (B, C)
-        rows = hidden_rows[mask]
-        vectors = input_table.index_select(0, rows)  # (valid, D)
-        counts = mask.sum(1)  # (B,)
-        example = torch.repeat_interleave(torch.arange(batch), counts)  # (valid,)
-        hidden = torch.zeros(batch, dim).index_add_(0, example, vectors).div_(counts.unsqueeze(1))
-    outputs = output_table.index_select(0, targets.reshape(-1)).view(batch, width, dim)  # (B, 1+K, D)
-    scores = torch.bmm(hidden.unsqueeze(1), outputs.transpose(1, 2)).squeeze(1)  # (B, 1+K)
-    # loss = −log σ(s_0) − Σ log σ(−s_k); its gradient w.r.t. s is σ(s) − label
-    signs = torch.ones(width)
-    signs[0] = -1.0
-    loss = -F.logsigmoid(-scores * signs).sum(1).mean()
-    error = torch.sigmoid(scores)
-    error[:, 0] -= 1.0
-    error.mul_(-lr)  # (B, 1+K): −lr · ∂loss/∂s
-    hidden_step = torch.bmm(error.unsqueeze(1), outputs).squeeze(1)  # (B, D)
-    output_step = error.unsqueeze(-1) * hidden.unsqueeze(1)  # (B, 1+K, D)
-    output_table.index_add_(0, targets.reshape(-1), output_step.view(-1, dim))
-    if hidden_rows.dim() == 1:
-        input_table.index_add_(0, hidden_rows, hidden_step)
-    else:  # word2vec adds h's full step to every context word
-        input_table.index_add_(0, rows, hidden_step.index_select(0, example))
-    return float(loss)
+        inputs, true_words = context_arrays(ids[kept], sentence[kept], config.window,
+                                            reduced_window=config.reduced_window, rng=rng)
+    n, width = len(true_words), inputs.shape[1]
+    order = rng.permutation(n)
+    block = torch.empty(n, width + 1 + config.negatives, dtype=torch.int64)
+    array = block.numpy()  # shares memory: NumPy fills the block without a copy
+    np.take(inputs, order, axis=0, out=array[:, :width])
+    np.take(true_words, order, out=array[:, width])
+    array[:, width + 1:] = sampler.sample_array((n, config.negatives), rng)
+    return block, width
+
+
+class _FusedTables:
+    """Both embedding tables of a model in one (2V + 1, D) tensor, so one gather and one scatter-add
+    serve a whole batch. Rows 0..V−1 are the input vectors, V..2V−1 the output vectors, the last row
+    stays zero (CBOW's padding: it is read as a zero vector and only ever receives zero updates). The
+    model's two weights become views of it, so the model sees every update."""
+
+    def __init__(self, model: SkipGram | CBOW) -> None:
+        vocab_size, dim = model.input_embeddings.weight.shape
+        self.vocab_size = vocab_size
+        self.table = torch.cat([model.input_embeddings.weight.detach(), model.output_embeddings.weight.detach(),
+                                torch.zeros(1, dim)])
+        model.input_embeddings.weight.data = self.table[:vocab_size]
+        model.output_embeddings.weight.data = self.table[vocab_size:2 * vocab_size]
+
+    def index(self, block: torch.Tensor, width: int) -> torch.Tensor:
+        """Turn a block of examples (``width`` input ids, then targets) into fused-table row numbers, in
+        place: input padding → the zero row, targets + V."""
+        if width > 1:
+            block[:, :width].masked_fill_(block[:, :width] < 0, 2 * self.vocab_size)
+        block[:, width:] += self.vocab_size
+        return block
+
+
+class _Workspace:
+    """Buffers reused by every batch of one worker: no allocation (and no page faults) per step."""
+
+    def __init__(self, batch_size: int, inputs: int, width: int, dim: int) -> None:
+        self.rows = torch.empty(batch_size, inputs + width, dim)  # gathered vectors, then their updates
+        self.scores = torch.empty(batch_size, 1, width)
+        self.hidden = torch.empty(batch_size, 1, dim)
+        self.hidden_step = torch.empty(batch_size, 1, dim)
+        self.labels = torch.zeros(1, 1, width)
+        self.labels[..., 0] = 1.0  # the true word is column 0
+        self.signs = 1.0 - 2.0 * self.labels  # loss = Σ softplus(sign · s): −1 for the true word
+
+
+def _step(table: torch.Tensor, index: torch.Tensor, inputs: int, padding_row: int, lr: float, work: _Workspace) -> float:
+    """One SGD step of negative sampling on a batch of fused-table rows; returns the batch's mean loss.
+
+    ``index`` (B, C + 1 + K): C input rows (the centre, or CBOW's context), the true word's output row
+    and K noise rows. One gather, two batched matrix products, one scatter-add.
+    """
+    batch, dim = index.shape[0], table.shape[1]
+    flat = index.view(-1)
+    rows = work.rows[:batch]
+    torch.index_select(table, 0, flat, out=rows.view(-1, dim))  # (B, C + 1 + K, D)
+    context, outputs = rows[:, :inputs], rows[:, inputs:]  # (B, C, D), (B, 1 + K, D)
+    if inputs == 1:
+        hidden = context  # skip-gram: v_c
+    else:  # CBOW: h = mean of the context vectors (the padding row is zero)
+        present = (index[:, :inputs] != padding_row).unsqueeze(-1).to(table.dtype)  # (B, C, 1)
+        hidden = torch.sum(context, 1, keepdim=True, out=work.hidden[:batch]).div_(present.sum(1, keepdim=True))
+    scores = torch.bmm(hidden, outputs.transpose(1, 2), out=work.scores[:batch])  # (B, 1, 1 + K): s = u · h
+    loss = float(F.softplus(scores * work.signs).sum()) / batch  # −log σ(s_o) − Σ log σ(−s_k) = Σ softplus(±s)
+    error = scores.sigmoid_().sub_(work.labels).mul_(-lr)  # −lr · ∂loss/∂s = −lr (σ(s) − label)
+    hidden_step = torch.bmm(error, outputs, out=work.hidden_step[:batch])  # (B, 1, D): −lr ∂loss/∂h
+    torch.mul(error.transpose(1, 2), hidden, out=outputs)  # (B, 1 + K, D): −lr ∂loss/∂u, over the gathered rows
+    if inputs == 1:
+        context.copy_(hidden_step)
+    else:  # word2vec adds h's full step to every context word (zero for padding)
+        torch.mul(hidden_step, present, out=context)
+    table.index_add_(0, flat, rows.view(-1, dim))  # repeated rows add up, as in autograd's sparse gradient
+    return loss
+
+
+def _learning_rates(start: float, end: float, steps: int) -> np.ndarray:
+    return start + (end - start) * np.arange(steps) / max(steps, 1)
+
+
+def sgd_negative_sampling(
+    model: SkipGram | CBOW,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    lr: float | tuple[float, float],
+    batch_size: int = 1024,
+) -> list[float]:
+    """The fast trainer's inner loop: SGD on negative sampling over ``(inputs, targets)`` in order,
+    updating ``model``'s tables in place, without autograd; returns the mean loss of every batch.
+
+    ``inputs`` (N, C) centre ids (C = 1) or CBOW context ids (−1 padding), ``targets`` (N, 1 + K) the
+    true word then K noise words, as :func:`epoch_examples` makes them. Each batch applies
+    −lr · (the gradient of the loss summed over the batch): the step of ``torch.optim.SGD`` on
+    ``model.negative_sampling_loss(...) · B`` with sparse embeddings — for CBOW with word2vec's rule
+    that every context word receives h's whole gradient (autograd through the mean would pass on
+    1/count of it). ``lr`` is a constant or a (start, end) pair decayed linearly over the batches.
+    """
+    if inputs.dim() != 2 or targets.dim() != 2 or len(inputs) != len(targets) or targets.shape[1] < 2:
+        raise ValueError(f"inputs must be (N, C) and targets (N, 1 + K) with K ≥ 1, got {tuple(inputs.shape)} "
+                         f"and {tuple(targets.shape)}")
+    if (inputs.shape[1] == 1) != isinstance(model, SkipGram):
+        raise ValueError("skip-gram takes one input id per example (N, 1), CBOW its context ids (N, 2·window)")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    start, end = (lr, lr) if isinstance(lr, (int, float)) else lr
+    if not (math.isfinite(start) and math.isfinite(end) and start > 0 and end > 0):
+        raise ValueError(f"learning rates must be positive numbers, got {lr}")
+    vocab_size = model.input_embeddings.num_embeddings
+    if len(inputs) and (int(targets.min()) < 0 or int(targets.max()) >= vocab_size or int(inputs.max()) >= vocab_size):
+        raise ValueError(f"ids must lie in 0..{vocab_size - 1}")
+    tables = _FusedTables(model)
+    index = tables.index(torch.cat([inputs, targets], dim=1), inputs.shape[1])
+    return _train_rows(tables, index, inputs.shape[1], _learning_rates(start, end, math.ceil(len(index) / batch_size)),
+                       batch_size)
+
+
+def _train_rows(tables: _FusedTables, index: torch.Tensor, inputs: int, lrs: np.ndarray, batch_size: int) -> list[float]:
+    """SGD steps over fused-table rows, batch by batch with learning rates ``lrs``, on one thread."""
+    work = _Workspace(min(batch_size, len(index)), inputs, index.shape[1] - inputs, tables.table.shape[1])
+    padding_row = 2 * tables.vocab_size
+    losses = []
+    with torch.no_grad():
+        for b, lr in enumerate(lrs):
+            batch = index[b * batch_size:(b + 1) * batch_size]
+            losses.append(_step(tables.table, batch, inputs, padding_row, float(lr), work))
+    return losses
 
 
 def _shards(sentence: np.ndarray, parts: int) -> list[slice]:
@@ -509,11 +451,14 @@ def train_word2vec(
 ) -> Word2VecResult:
     """Train skip-gram or CBOW with negative sampling on tokenised ``sentences``; fast, no autograd.
 
-    Each epoch: subsample frequent words, build all examples with :func:`pair_arrays` /
-    :func:`context_arrays`, shuffle them, draw K noise words per example, and apply SGD updates batch
-    by batch with the learning rate decaying linearly from ``config.start_lr`` towards zero. With
-    ``workers`` > 1 the corpus is cut into that many shards (at sentence boundaries) and one thread per
-    shard prepares and trains on it, all updating the shared tables without locks (Hogwild, as word2vec
+    Each epoch: :func:`epoch_examples` (subsample, build all examples, shuffle, draw K noise words),
+    then the SGD updates of :func:`sgd_negative_sampling` batch by batch, the learning rate decaying
+    linearly from ``config.start_lr`` towards zero over all epochs. Both tables live in one tensor, so
+    a batch is one gather of all its rows, two batched matrix products (scores, then the gradient for
+    the predicting vector), one element-wise product (the output rows' gradients, written over the
+    gathered rows) and one scatter-add — all into buffers reused from batch to batch. With ``workers``
+    > 1 the corpus is cut into that many shards (at sentence boundaries) and one thread per shard
+    prepares and trains on it, all updating the shared tables without locks (Hogwild, as word2vec
     does); PyTorch releases Python's lock inside its kernels, so the threads run in parallel.
     ``on_epoch(epoch, vectors)`` is called after every epoch (to follow quality as training goes).
 
@@ -530,8 +475,7 @@ def train_word2vec(
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(len(vocab), config.dim)
-    input_table = model.input_embeddings.weight.data
-    output_table = model.output_embeddings.weight.data
+    tables = _FusedTables(model)
     ids, sentence = _encode_corpus(sentences, vocab)
     if len(ids) < 2:
         raise ValueError("the corpus has fewer than two in-vocabulary words; nothing to predict")
@@ -542,27 +486,19 @@ def train_word2vec(
     errors: list[BaseException] = []
     shards = _shards(sentence, config.workers)
 
+    def rate(fraction_done: float) -> float:
+        return config.start_lr * max(config.min_lr_fraction, 1.0 - fraction_done)
+
     def work(worker: int, epoch: int) -> None:
         """Prepare this worker's shard of the corpus for one epoch, then train on it batch by batch."""
         try:
             rng = np.random.default_rng([config.seed, epoch, worker])
-            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch * 1009 + worker)
-            ids_w, sentence_w = ids[shards[worker]], sentence[shards[worker]]
-            kept = subsample_mask(ids_w, keep, rng)
-            make = pair_arrays if config.architecture == "skipgram" else context_arrays
-            hidden_rows, true_words = make(ids_w[kept], sentence_w[kept], config.window,
-                                           reduced_window=config.reduced_window, rng=rng)
-            order = torch.from_numpy(rng.permutation(len(true_words)))
-            hidden_rows = torch.from_numpy(hidden_rows)[order]
-            targets = torch.cat([torch.from_numpy(true_words)[order].unsqueeze(1),
-                                 sampler.sample((len(order), config.negatives), generator)], dim=1)  # (N, 1+K)
-            n_batches = math.ceil(len(order) / config.batch_size)
-            examples[worker] += len(order)
-            for b in range(n_batches):
-                done = (epoch + b / n_batches) / config.epochs
-                lr = config.start_lr * max(config.min_lr_fraction, 1.0 - done)
-                rows = slice(b * config.batch_size, (b + 1) * config.batch_size)
-                losses.append(_update(input_table, output_table, hidden_rows[rows], targets[rows], lr))
+            block, width = _example_block(ids[shards[worker]], sentence[shards[worker]], config, keep, sampler, rng)
+            examples[worker] += len(block)
+            index = tables.index(block, width)
+            lrs = _learning_rates(rate(epoch / config.epochs), rate((epoch + 1) / config.epochs),
+                                  math.ceil(len(index) / config.batch_size))
+            losses.extend(_train_rows(tables, index, width, lrs, config.batch_size))
         except BaseException as error:  # re-raised in the main thread
             errors.append(error)
 
@@ -590,14 +526,14 @@ def train_word2vec(
                 if epoch_losses:
                     bar.set_postfix(loss=f"{np.mean(epoch_losses):.3f}")
                 if on_epoch is not None:
-                    on_epoch(epoch, WordVectors(vocab.words, input_table.clone()))
+                    on_epoch(epoch, WordVectors(vocab.words, model.input_embeddings.weight.detach().clone()))
         finally:
             bar.close()
     examples = sum(examples)
     seconds = time.perf_counter() - start
     if examples == 0:
         raise ValueError("no training examples: every sentence is shorter than two in-vocabulary words")
-    vectors = WordVectors(vocab.words, input_table.clone())
+    vectors = WordVectors(vocab.words, model.input_embeddings.weight.detach().clone())
     return Word2VecResult(vectors, model, vocab, config, losses, seconds, len(ids) * config.epochs / seconds, examples)
 
 
@@ -690,48 +626,3 @@ def time_training_step(
             optimizer.step()
             times.append(time.perf_counter() - begin)
     return float(np.median(times[1:]))
-
-
-# ---------------------------------------------------------------------------------------------------
-# The notebook's widget
-# ---------------------------------------------------------------------------------------------------
-
-
-def explore_word2vec(
-    sentences: Sequence[Sequence[str]],
-    *,
-    architecture: str = "skipgram",
-    dim: int = 50,
-    window: int = 5,
-    negatives: int = 5,
-    epochs: int = 2,
-    lr: float | None = None,
-    probes: Sequence[str] = (),
-    groups: dict[str, Sequence[str]] | None = None,
-    similarity_sets: dict[str, Sequence[tuple[str, str, float]]] | None = None,
-) -> Word2VecResult:
-    """Train a small model with these settings, print its scores and neighbours, plot a PCA of ``groups``.
-
-    The function behind notebook 03's "try it yourself" panel; returns the training result.
-    """
-    import matplotlib.pyplot as plt
-
-
-    config = Word2VecConfig(architecture=architecture, dim=dim, window=window, negatives=negatives, epochs=epochs,
-                            lr=lr)
-    result = train_word2vec(sentences, config, progress=False)
-    vectors = result.vectors
-    print(f"{architecture}, D={dim}, window={window}, K={negatives}, {epochs} epochs: "
-          f"{result.seconds:.1f} s ({result.words_per_second:,.0f} words/s)")
-    for name, pairs in (similarity_sets or {}).items():
-        print(f"  {name}: {evaluate_similarity(vectors, pairs)}")
-    for word in probes:
-        if word in vectors:
-            print(f"  {word:>10} → " + ", ".join(w for w, _ in vectors.most_similar(word, topn=6)))
-    words = [(w, g) for g, members in (groups or {}).items() for w in members if w in vectors]
-    if len(words) >= 3:
-        _, ax = plt.subplots(figsize=(6, 4.5))
-        plot_projection(vectors.subset([w for w, _ in words]).matrix, [w for w, _ in words],
-                        groups=[g for _, g in words], method="pca", ax=ax,
-                        title=f"PCA of {architecture} vectors (D={dim}, window={window})")
-    return result

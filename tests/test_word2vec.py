@@ -1,4 +1,4 @@
-"""Tests for course_utils.word2vec: pairs, subsampling, noise, both models, both losses, the fast trainer."""
+"""Tests for course_utils.word2vec: both models, both losses, the fast trainer and its inner loop."""
 
 from __future__ import annotations
 
@@ -17,15 +17,12 @@ from course_utils.word2vec import (
     SkipGram,
     Word2VecConfig,
     cbow_examples,
-    context_arrays,
-    explore_word2vec,
+    epoch_examples,
     full_softmax_loss,
-    keep_probabilities,
     negative_sampling_gradients,
     negative_sampling_loss,
     noise_distribution,
-    pair_arrays,
-    subsample_mask,
+    sgd_negative_sampling,
     time_training_step,
     train_with_autograd,
     train_word2vec,
@@ -40,92 +37,6 @@ def _toy_corpus(n_sentences: int = 300, seed: int = 0) -> list[list[str]]:
     rng = np.random.default_rng(seed)
     topics = [["cat", "dog", "pet", "fur", "paw"], ["car", "road", "wheel", "engine", "drive"]]
     return [list(rng.choice(topics[i % 2], size=8)) for i in range(n_sentences)]
-
-
-# --- pairs --------------------------------------------------------------------------------------------
-
-
-def test_training_pairs_window_two():
-    pairs = training_pairs(FOX, 2)
-    assert pairs[:2] == [("the", "quick"), ("the", "brown")]
-    assert pairs[2:5] == [("quick", "the"), ("quick", "brown"), ("quick", "fox")]
-    assert [p for p in pairs if p[0] == "jumps"] == [("jumps", w) for w in ("brown", "fox", "over", "the")]
-    # 2 + 3 + 4·5 + 3 + 2 pairs: ends of the sentence have fewer neighbours
-    assert len(pairs) == 2 + 3 + 4 * 5 + 3 + 2
-
-
-def test_reduced_window_never_exceeds_the_window_and_uses_near_words_more():
-    rng = np.random.default_rng(0)
-    tokens = list(range(200))
-    distances = Counter(abs(a - b) for a, b in training_pairs(tokens, 4, reduced_window=True, rng=rng))
-    assert set(distances) == {1, 2, 3, 4}
-    # distance d is kept with probability (4 − d + 1)/4: 1 : 0.75 : 0.5 : 0.25
-    ratios = [distances[d] / distances[1] for d in (2, 3, 4)]
-    assert ratios == pytest.approx([0.75, 0.5, 0.25], abs=0.08)
-
-
-def test_pair_arrays_match_the_naive_pairs_sentence_by_sentence():
-    sentences = [[0, 1, 2, 3, 4, 5], [6, 7], [8], [9, 10, 11]]
-    ids = np.concatenate(sentences)
-    sentence = np.concatenate([np.full(len(s), i) for i, s in enumerate(sentences)])
-    centres, contexts = pair_arrays(ids, sentence, 2, reduced_window=False)
-    naive = Counter(p for s in sentences for p in training_pairs(s, 2))
-    assert Counter(zip(centres.tolist(), contexts.tolist())) == naive
-
-
-def test_context_arrays_match_cbow_examples():
-    sentences = [[0, 1, 2, 3, 4], [5, 6]]
-    ids = np.concatenate(sentences)
-    sentence = np.concatenate([np.full(len(s), i) for i, s in enumerate(sentences)])
-    contexts, centres = context_arrays(ids, sentence, 2, reduced_window=False)
-    naive = [(sorted(ctx), centre) for s in sentences for ctx, centre in cbow_examples(s, 2)]
-    ours = [(sorted(int(x) for x in row if x >= 0), int(c)) for row, c in zip(contexts, centres)]
-    assert ours == naive
-    assert contexts.shape == (7, 4)
-
-
-def test_pairs_reject_bad_windows():
-    for bad in (0, -1, 1.5):
-        with pytest.raises(ValueError, match="window"):
-            training_pairs(FOX, bad)
-    with pytest.raises(TypeError):
-        training_pairs("the quick fox", 2)
-
-
-# --- subsampling and noise ----------------------------------------------------------------------------
-
-
-def test_keep_probabilities_follow_the_word2vec_formula():
-    counts = np.array([5000, 100, 10, 0])
-    keep = keep_probabilities(counts, 1e-2)
-    f = 5000 / 5110
-    assert keep[0] == pytest.approx((np.sqrt(f / 1e-2) + 1) * 1e-2 / f)
-    assert keep[0] < 0.2 and keep[2] == 1.0 and keep[3] == 1.0
-    assert (keep_probabilities(counts, 0) == 1).all()
-    with pytest.raises(ValueError, match="sample"):
-        keep_probabilities(counts, -1)
-
-
-def test_subsampling_drops_frequent_words_at_the_expected_rate():
-    rng = np.random.default_rng(0)
-    ids = np.array([0] * 20000 + [1] * 10)
-    keep = keep_probabilities(np.array([20000, 10]), 1e-3)
-    mask = subsample_mask(ids, keep, rng)
-    assert mask[:20000].mean() == pytest.approx(keep[0], abs=0.01)
-    assert mask[20000:].all()
-
-
-def test_noise_distribution_is_unigram_to_the_three_quarters_and_sampler_matches_it():
-    counts = np.array([1000, 100, 10, 1])
-    probabilities = noise_distribution(counts)
-    expected = counts**0.75 / (counts**0.75).sum()
-    assert probabilities == pytest.approx(expected)
-    assert probabilities[0] < counts[0] / counts.sum()  # flattened: frequent words less likely than raw
-    samples = NoiseSampler(probabilities).sample((200_000,), torch.Generator().manual_seed(0))
-    frequencies = np.bincount(samples.numpy(), minlength=4) / len(samples)
-    assert frequencies == pytest.approx(expected, abs=0.005)
-    with pytest.raises(ValueError):
-        noise_distribution(np.array([0, 0]))
 
 
 # --- models and losses --------------------------------------------------------------------------------
@@ -218,8 +129,9 @@ def test_full_softmax_step_costs_grow_with_the_vocabulary():
 
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
 def test_fast_trainer_separates_the_topics(architecture):
+    # batch 32: with 10 words a batch of 128 hits every row ~80 times, and CBOW's summed step can diverge
     config = Word2VecConfig(architecture=architecture, dim=16, window=3, min_count=1, sample=0, epochs=3,
-                            batch_size=128, seed=0)
+                            batch_size=32, seed=0)
     result = train_word2vec(_toy_corpus(), config, progress=False)
     vectors = result.vectors
     assert isinstance(vectors, WordVectors) and vectors.dim == 16 and len(result.vocab) == 10
@@ -239,20 +151,89 @@ def test_fast_trainer_is_reproducible_and_threads_work():
     assert np.isfinite(result.vectors.matrix).all()
 
 
-def test_fast_trainer_matches_hand_gradients_on_one_step():
-    """One batch of the fast update equals SGD with the hand gradients summed over the batch."""
-    from course_utils.word2vec import _update
+def _autograd_sgd(model, inputs, targets, lr, batch_size):
+    """The oracle: torch.optim.SGD on the negative-sampling loss summed over each batch, sparse embeddings."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for start in range(0, len(inputs), batch_size):
+        x, y = inputs[start:start + batch_size], targets[start:start + batch_size]
+        optimizer.zero_grad()
+        if isinstance(model, SkipGram):
+            loss = model.negative_sampling_loss(x[:, 0], y[:, 0], y[:, 1:])
+        else:  # word2vec's CBOW rule: every context word receives h's whole gradient (not 1/count of it)
+            vectors = model.input_embeddings(x.clamp(min=0)) * (x >= 0).unsqueeze(-1)  # (B, C, D)
+            total = vectors.sum(1)
+            mean = total / (x >= 0).sum(1, keepdim=True)
+            hidden = total - total.detach() + mean.detach()  # value: the mean; gradient: passed on whole
+            output = model.output_embeddings
+            loss = negative_sampling_loss(hidden, output(y[:, 0]), output(y[:, 1:]))
+        (loss * len(y)).backward()
+        optimizer.step()
 
+
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+def test_fast_sgd_equals_autograd_sgd_on_the_same_batches(architecture):
+    """The fast inner loop makes exactly the step of torch.optim.SGD on the summed loss (repeated rows add)."""
     generator = torch.Generator().manual_seed(0)
-    inputs, outputs = torch.randn(6, 4, generator=generator), torch.randn(6, 4, generator=generator)
-    centres, targets = torch.tensor([0, 1, 1]), torch.tensor([[2, 3, 4], [5, 0, 2], [3, 3, 1]])
-    new_in, new_out = inputs.clone(), outputs.clone()
-    _update(new_in, new_out, centres, targets, lr=0.1)
-    _, g_h, g_pos, g_neg = negative_sampling_gradients(inputs[centres], outputs[targets[:, 0]], outputs[targets[:, 1:]])
-    expected_in = inputs.index_add(0, centres, -0.1 * g_h)
-    expected_out = outputs.index_add(0, targets.reshape(-1), -0.1 * torch.cat([g_pos[:, None], g_neg], 1).reshape(-1, 4))
-    torch.testing.assert_close(new_in, expected_in)
-    torch.testing.assert_close(new_out, expected_out)
+    if architecture == "skipgram":
+        model_class, inputs = SkipGram, torch.randint(12, (50, 1), generator=generator)
+    else:
+        model_class = CBOW
+        inputs = torch.randint(12, (50, 4), generator=generator)
+        inputs[::3, 2:] = -1  # padding
+    targets = torch.randint(12, (50, 4), generator=generator)  # true word + K = 3 noise words
+    torch.manual_seed(0)
+    fast, slow = model_class(12, 6), model_class(12, 6, sparse=True)
+    with torch.no_grad():
+        fast.output_embeddings.weight.normal_(0, 0.3)  # non-zero output vectors: every gradient term counts
+        slow.load_state_dict(fast.state_dict())
+    losses = sgd_negative_sampling(fast, inputs, targets, lr=0.2, batch_size=16)
+    _autograd_sgd(slow, inputs, targets, lr=0.2, batch_size=16)
+    assert len(losses) == 4 and all(np.isfinite(losses))
+    torch.testing.assert_close(fast.input_embeddings.weight, slow.input_embeddings.weight, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(fast.output_embeddings.weight, slow.output_embeddings.weight, atol=1e-6, rtol=1e-5)
+    # the reported loss is the batch mean of the loss before the step
+    first = model_class(12, 6)
+    with torch.no_grad():
+        first.output_embeddings.weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+        x = inputs[:16, 0] if architecture == "skipgram" else inputs[:16]
+        expected = float(first.negative_sampling_loss(x, targets[:16, 0], targets[:16, 1:]))
+    assert sgd_negative_sampling(first, inputs[:16], targets[:16], lr=0.1)[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_fast_sgd_validates_its_inputs():
+    model = SkipGram(5, 3)
+    with pytest.raises(ValueError, match="targets"):
+        sgd_negative_sampling(model, torch.zeros(4, 1, dtype=torch.long), torch.zeros(4, 1, dtype=torch.long), lr=0.1)
+    with pytest.raises(ValueError, match="CBOW"):
+        sgd_negative_sampling(model, torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 3, dtype=torch.long), lr=0.1)
+    with pytest.raises(ValueError, match="0..4"):
+        sgd_negative_sampling(model, torch.zeros(4, 1, dtype=torch.long), torch.full((4, 3), 5), lr=0.1)
+    with pytest.raises(ValueError, match="positive"):
+        sgd_negative_sampling(model, torch.zeros(4, 1, dtype=torch.long), torch.zeros(4, 3, dtype=torch.long), lr=-1.0)
+
+
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+def test_epoch_examples_are_the_shuffled_pairs_with_noise(architecture):
+    sentences = [list(range(i, i + 7)) for i in range(0, 70, 7)]
+    ids = np.concatenate(sentences)
+    sentence = np.repeat(np.arange(10), 7)
+    config = Word2VecConfig(architecture=architecture, window=2, negatives=3, reduced_window=False)
+    sampler = NoiseSampler(np.full(70, 1 / 70), table_size=700)
+    inputs, targets = epoch_examples(ids, sentence, config, keep=np.ones(70), sampler=sampler,
+                                     rng=np.random.default_rng(0))
+    assert targets.shape == (len(inputs), 4) and targets.dtype == torch.int64
+    if architecture == "skipgram":
+        expected = Counter(p for s in sentences for p in training_pairs(s, 2))
+        assert inputs.shape[1] == 1
+        assert Counter(zip(inputs[:, 0].tolist(), targets[:, 0].tolist())) == expected
+    else:
+        expected = Counter((tuple(sorted(c)), w) for s in sentences for c, w in cbow_examples(s, 2))
+        assert inputs.shape[1] == 4
+        got = Counter((tuple(sorted(i for i in row if i >= 0)), w) for row, w in zip(inputs.tolist(), targets[:, 0].tolist()))
+        assert got == expected
+    assert targets[:, 0].tolist() != sorted(targets[:, 0].tolist())  # shuffled
+    assert 0 <= int(targets[:, 1:].min()) and int(targets[:, 1:].max()) < 70
+    assert len(set(targets[:, 1:].reshape(-1).tolist())) > 50  # noise is drawn from the whole (uniform) distribution
 
 
 def test_unknown_words_raise_key_error_naming_the_word():
@@ -296,10 +277,3 @@ def test_shards_cut_at_sentence_starts():
     assert sum(s.stop - s.start for s in _shards(np.array([0, 0, 0]), 3)) == 3  # more shards than sentences
 
 
-def test_explore_word2vec_prints_scores_and_plots(capsys):
-    result = explore_word2vec(_toy_corpus(40), dim=8, epochs=1, probes=["cat", "zebra"],
-                              groups={"pets": ["cat", "dog", "pet"], "cars": ["car", "road"]},
-                              similarity_sets={"toy": [("cat", "dog", 9.0), ("cat", "car", 1.0), ("road", "car", 8.0)]})
-    out = capsys.readouterr().out
-    assert "toy: Spearman" in out and "cat →" in out and "zebra" not in out
-    assert result.vectors.dim == 8
