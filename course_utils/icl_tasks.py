@@ -78,12 +78,12 @@ class ICLConfig:
     n_heads: int = 4
     d_ff: int = 256
     context_length: int = 80  # longest prompt: 8 demonstrations of a three-letter task + the query
-    steps: int = 2400  # optimiser steps
+    steps: int = 2000  # optimiser steps
     batch_size: int = 128
     learning_rate: float = 1e-3  # AdamW, constant after a 50-step warm-up
     weight_decay: float = 0.01
     description_rate: float = 0.5  # share of training prompts that start with the task's name
-    map_share: float = 0.4  # share of map prompts (the rest split evenly between the three-letter families)
+    map_share: float = 0.5  # share of map prompts (the rest split evenly between the three-letter families)
     eval_every: int = 50  # steps between held-out evaluations (the emergence curve)
     eval_prompts: int = 64  # held-out prompts per family in each evaluation
     seed: int = 0
