@@ -254,13 +254,13 @@ def time_to_test(clone: Path, timeout: float) -> dict:
             "result": f"exit status {process.returncode}" + (f"; {closing[-1]}" if closing else "")}
 
 
-def measure_fresh_clone(timeout: float) -> dict:
+def measure_fresh_clone(timeout: float, source: Path = ROOT) -> dict:
     """Clone HEAD twice into a temporary folder: time to ``make lab`` serving, and to ``make test`` done."""
     results = {}
     with tempfile.TemporaryDirectory(prefix="lm-course-clone-") as tmp:
         for step, measure in (("make lab", time_to_lab), ("make test", time_to_test)):
             clone = Path(tmp) / step.replace(" ", "-")
-            subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+            subprocess.run(["git", "clone", "--quiet", str(source), str(clone)], check=True)
             results[step] = measure(clone, timeout)
             print(f"fresh clone, {step}: {results[step]}", flush=True)
     return results

@@ -146,3 +146,34 @@ def test_main_writes_one_table_from_one_run(tmp_path):
     assert strict == 1
     text = output.read_text()
     assert "01_tiny" not in text and "fast_vs_peer" in text and "recorded by hand" in text
+
+
+FAKE_MAKEFILE = """\
+lab:
+\t{python} -m http.server $(PORT) --bind $(HOST)
+test:
+\t@echo "===== 3 passed in 0.10s ====="
+"""
+
+
+def test_fresh_clone_times_lab_until_it_answers_and_test_until_it_ends(tmp_path):
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "Makefile").write_text(FAKE_MAKEFILE.format(python=sys.executable))
+    (repo / "api").write_text("{}")  # what the fake server answers on /api, as Jupyter does
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "Makefile", "api"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "fake course"], check=True)
+
+    results = run_all.measure_fresh_clone(timeout=60, source=repo)
+    assert results["make lab"]["ok"] and results["make lab"]["seconds"] > 0
+    port = results["make lab"]["result"].rsplit(" ", 1)[1]
+    with pytest.raises(urllib.error.URLError):  # the server was stopped after the measurement
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2)
+    assert results["make test"] == {"seconds": results["make test"]["seconds"], "ok": True,
+                                    "result": "exit status 0; 3 passed in 0.10s"}
