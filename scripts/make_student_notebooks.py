@@ -1,13 +1,11 @@
-"""Make student copies of the notebooks: solutions replaced by stubs, hidden tests removed, outputs stripped.
+"""Make student copies of the notebooks (kept for ``make student-notebooks``; see scripts/assignments.py).
 
 Usage: ``python scripts/make_student_notebooks.py notebooks notebooks/student``
 
-Follows nbgrader's syntax, so instructors can also use nbgrader itself:
-- in a code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` become
-  ``raise NotImplementedError()`` at the same indentation;
-- the lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` are removed;
-- in a markdown cell, the text between ``=== BEGIN SOLUTION ===`` and ``=== END SOLUTION ===`` becomes
-  "YOUR ANSWER HERE".
+The copies are the ones ``make assignments`` builds: nbgrader's own preprocessors (ClearSolutions with
+``# YOUR CODE HERE`` / ``raise NotImplementedError()``, ClearHiddenTests, ClearOutput, LockCells) applied to
+the source version that ``assignments.source_version`` derives from the notebook's markers and cell
+order, so answers, hidden tests and statements that use unsolved exercises are gone.
 """
 
 from __future__ import annotations
@@ -18,48 +16,24 @@ from pathlib import Path
 
 import nbformat
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-MD_BEGIN, MD_END = "=== BEGIN SOLUTION ===", "=== END SOLUTION ==="
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from assignments import (  # noqa: E402,F401
+    BEGIN,
+    BEGIN_HIDDEN,
+    END,
+    END_HIDDEN,
+    MD_BEGIN,
+    MD_END,
+    NOTEBOOK_PATTERN,
+    source_version,  # noqa: E402
+)
+from assignments import replace_blocks as _replace_blocks  # noqa: E402,F401 - marker validation, kept for callers
+from assignments import student_version as _student_of_source  # noqa: E402
 
 
-def _replace_blocks(source: str, begin: str, end: str, replacement: str | None) -> str:
-    out: list[str] = []
-    inside = False
-    for number, line in enumerate(source.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped == begin:
-            if inside:
-                raise ValueError(f"nested {begin!r} at line {number}")
-            inside = True
-            if replacement is not None:
-                indent = line[: len(line) - len(line.lstrip())]
-                out.append(indent + replacement)
-            continue
-        if stripped == end:
-            if not inside:
-                raise ValueError(f"{end!r} without {begin!r} at line {number}")
-            inside = False
-            continue
-        if not inside:
-            out.append(line)
-    if inside:
-        raise ValueError(f"{begin!r} is never closed by {end!r}")
-    return "\n".join(out)
-
-
-def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` with solutions and hidden tests removed and outputs cleared."""
-    copy = nbformat.from_dict(notebook)
-    for cell in copy.cells:
-        if cell.cell_type == "code":
-            cell.source = _replace_blocks(cell.source, BEGIN, END, "raise NotImplementedError()")
-            cell.source = _replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None)
-            cell.outputs = []
-            cell.execution_count = None
-        elif cell.cell_type == "markdown":
-            cell.source = _replace_blocks(cell.source, MD_BEGIN, MD_END, "YOUR ANSWER HERE")
-    return copy
+def student_version(notebook: nbformat.NotebookNode, name: str = "") -> nbformat.NotebookNode:
+    """A student copy of ``notebook``: solutions stubbed, hidden tests and answers removed, outputs cleared."""
+    return _student_of_source(source_version(notebook, name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,13 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="folder with the instructor notebooks")
     parser.add_argument("target", type=Path, help="folder for the student copies")
     args = parser.parse_args(argv)
-    notebooks = sorted(args.source.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted(args.source.glob(NOTEBOOK_PATTERN))
     if not notebooks:
         print(f"no notebooks (NN_topic.ipynb) in {args.source}", file=sys.stderr)
         return 1
     args.target.mkdir(parents=True, exist_ok=True)
     for path in notebooks:
-        nbformat.write(student_version(nbformat.read(path, as_version=4)), args.target / path.name)
+        nbformat.write(student_version(nbformat.read(path, as_version=4), path.stem), args.target / path.name)
         print(f"wrote {args.target / path.name}")
     return 0
 
