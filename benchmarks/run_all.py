@@ -412,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmarks-dir", type=Path, default=BENCH_DIR)
     parser.add_argument("--notebooks", type=Path, nargs="*", default=None,
                         help="notebooks to time (default: every notebooks/NN_*.ipynb)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                        help="run only these benchmarks (file names without .py)")
     parser.add_argument("--skip-benchmarks", action="store_true")
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed to one benchmark")
@@ -426,7 +428,13 @@ def main(argv: list[str] | None = None) -> int:
     run["benchmarks"] = None
     if not args.skip_benchmarks:
         run["benchmarks"] = []
-        for path in discover_benchmarks(args.benchmarks_dir):
+        paths = discover_benchmarks(args.benchmarks_dir)
+        if args.only is not None:
+            unknown = set(args.only) - {p.stem for p in paths}
+            if unknown:
+                parser.error(f"no such benchmark in {args.benchmarks_dir}: {', '.join(sorted(unknown))}")
+            paths = [p for p in paths if p.stem in args.only]
+        for path in paths:
             print(f"benchmark {path.name} ...", flush=True)
             run["benchmarks"].append(run_benchmark(path, args.timeout))
             print(f"  {run['benchmarks'][-1].status}, {run['benchmarks'][-1].seconds} s", flush=True)

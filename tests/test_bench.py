@@ -147,6 +147,12 @@ def test_main_writes_one_table_from_one_run(tmp_path):
     text = output.read_text()
     assert "01_tiny" not in text and "fast_vs_peer" in text and "recorded by hand" in text
 
+    only = run_all.main(["--benchmarks-dir", str(benches), "--skip-notebooks", "--output", str(output),
+                         "--only", "fast_vs_peer", "--strict"])
+    assert only == 0 and "slow_vs_peer" not in output.read_text()
+    with pytest.raises(SystemExit):
+        run_all.main(["--benchmarks-dir", str(benches), "--only", "no_such_benchmark"])
+
 
 FAKE_MAKEFILE = """\
 lab:
