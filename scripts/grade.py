@@ -74,6 +74,9 @@ def _install_course_grader(nonce, shell):
     streams = {"stdout": sys.stdout, "stderr": sys.stderr}
     transformers = {n: list(getattr(shell, n)) for n in ("input_transformers_cleanup", "input_transformers_post",
                                                          "ast_transformers")}
+    shell_methods = ("run_cell", "run_cell_async", "transform_cell", "run_ast_nodes", "run_code", "should_run_async")
+    own_methods = {name: shell.__dict__.get(name) for name in shell_methods}
+    class_methods = {name: getattr(type(shell), name, None) for name in shell_methods}
     say_print, state = builtins.print, {"guard": None}
     per_request = {"input", "raw_input", "getpass"}
 
@@ -83,6 +86,7 @@ def _install_course_grader(nonce, shell):
     def enter(references):
         state["guard"] = exercises.references_unavailable(references)
         state["guard"].__enter__()
+        say("ack", "enter")
 
     def leave(namespace, names, references):
         if state["guard"] is not None:
@@ -91,6 +95,7 @@ def _install_course_grader(nonce, shell):
         for name in names:
             if name in namespace:
                 namespace[name] = exercises.as_student(namespace[name], references)
+        say("ack", "leave")
 
     def restore(namespace, names):
         changed = []
@@ -117,8 +122,19 @@ def _install_course_grader(nonce, shell):
             if list(getattr(shell, attribute)) != saved:
                 changed.append(f"IPython {attribute}")
                 getattr(shell, attribute)[:] = saved
+        for name in shell_methods:
+            if shell.__dict__.get(name) is not own_methods[name]:
+                changed.append(f"IPython shell.{name}")
+                if own_methods[name] is None:
+                    del shell.__dict__[name]
+                else:
+                    shell.__dict__[name] = own_methods[name]
+            if getattr(type(shell), name, None) is not class_methods[name]:
+                changed.append(f"IPython {type(shell).__name__}.{name}")
+                setattr(type(shell), name, class_methods[name])
         if changed:
             say("restored", sorted(set(changed)))
+        say("ack", "restore")
 
     def passed(test_id):
         say("passed", test_id)
@@ -427,6 +443,7 @@ def _score(report: Report, notebook, events: list[dict], nonce: str, cell_timeou
     by_test = {e.test_id: e for e in report.exercises}
     by_solution = {}
     started = [e["index"] for e in events if e.get("event") == "start"]
+    interfered = False
     for index, cell in enumerate(notebook.cells):
         role = cell.metadata.get("grader")
         record = cells.get(index)
@@ -450,15 +467,20 @@ def _score(report: Report, notebook, events: list[dict], nonce: str, cell_timeou
             where = f"solution cell {cell.metadata.get('grade_id')!r}" if role == "solution" else \
                 f"test cell {cell.metadata.get('grade_id')!r}" if role == "test" else f"cell {index}"
             report.notices.append(f"{where} ran longer than the per-cell limit of {cell_timeout} s and was interrupted")
+        if role in ("enter", "leave", "restore") and f"{nonce} ack " not in out and not interfered:
+            interfered = True
+            report.notices.append(f"the grader's {role} step did not run as written (the submission changed how "
+                                  "cells run, e.g. with an IPython input transformer); no later test earns points")
         if role == "test":
             grade = by_test[cell.metadata["grade_id"]]
             passed_marker = f"{nonce} passed {json.dumps(grade.test_id)}" in out
             grade.check_output = "\n".join(line for line in out.splitlines() if not line.startswith(nonce))
-            if record["status"] == "ok" and passed_marker and not error:
+            if record["status"] == "ok" and passed_marker and not error and not interfered:
                 grade.status, grade.points = "passed", grade.max_points
             else:
                 grade.status = "failed"
-                grade.error = error or "the test cell did not run to its end as written"
+                grade.error = error or ("the grader could not make sure this test ran as written" if interfered
+                                        else "the test cell did not run to its end as written")
     for event in events:
         if event.get("event") == "dead":
             last = started[-1] if started else None

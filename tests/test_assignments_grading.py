@@ -155,7 +155,18 @@ def test_redefined_checkers_and_input_transformers_are_undone(tmp_path, copies):
     assert report.points == 0, report.to_markdown()
     text = " ".join(report.notices)
     assert "check_causal_mask" in text and "course_utils.exercises.check_function" in text
-    assert "IPython input_transformers_cleanup" in text
+    assert "did not run as written" in text  # the transformer blanked the grader's own cells too
+    assert all(e.status == "failed" for e in report.exercises)
+
+
+def test_a_patched_shell_is_restored_before_the_tests(tmp_path, copies):
+    student, _ = copies
+    # a patch that lets the grader's cells through and blanks everything else: undone before the tests
+    patch = (SOLVED_CAUSAL + "\n_shell = get_ipython()\n_run = _shell.run_cell\n"
+             "_shell.run_cell = lambda raw, *a, **k: _run(raw if '__course_grader__' in raw else 'pass', *a, **k)")
+    report = _grade(tmp_path, _with(student, my_causal_mask=patch))
+    assert _points(report) == {CAUSAL: 1, PPMI: 0}, report.to_markdown()
+    assert "IPython shell.run_cell" in " ".join(report.notices)
 
 
 def test_malformed_json_gets_a_report_and_a_folder_gets_a_gradebook(tmp_path, copies):
