@@ -16,7 +16,7 @@ STAMP := $(VENV)/.course-installed
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
-.PHONY: setup lab test lint unit notebooks data student-notebooks html budget clean help
+.PHONY: setup lab test lint unit notebooks data student-notebooks assignments grade html budget clean help
 
 help:
 	@echo "make lab     - set up and start JupyterLab (HOST=$(HOST) PORT=$(PORT))"
@@ -25,6 +25,8 @@ help:
 	@echo "make bench   - every benchmark and notebook in one run -> benchmarks/RESULTS.md"
 	@echo "make hub     - JupyterHub for a class (as root; README); make test-hub - its smoke test"
 	@echo "make student-notebooks - copies without solutions in notebooks/student/"
+	@echo "make assignments - nbgrader student copies in build/student/, solutions in build/solutions/"
+	@echo "make grade SUBMISSION=path - grade a submitted notebook or a folder of them (reports in build/grades/)"
 	@echo "make html    - executed HTML copies of the notebooks in site/"
 
 $(BIN)/python:
@@ -76,11 +78,25 @@ bench: setup
 student-notebooks: setup
 	$(BIN)/python scripts/make_student_notebooks.py notebooks notebooks/student
 
+# Assignments with nbgrader (scripts/assignments.py, scripts/grade.py; README "For instructors").
+# Per-cell and per-submission limits in seconds for grading; the grading runs offline like the tests.
+GRADE_CELL_TIMEOUT ?= 300
+GRADE_TOTAL_TIMEOUT ?= 900
+GRADES ?= build/grades
+
+assignments: setup
+	$(BIN)/python scripts/assignments.py --notebooks notebooks --out build
+
+grade: setup
+	@test -n "$(SUBMISSION)" || { echo "usage: make grade SUBMISSION=path/to/notebook.ipynb (or a folder)"; exit 2; }
+	$(BIN)/python scripts/offline.py --mode $(OFFLINE) -- $(BIN)/python scripts/grade.py "$(SUBMISSION)" \
+		--out $(GRADES) --cell-timeout $(GRADE_CELL_TIMEOUT) --total-timeout $(GRADE_TOTAL_TIMEOUT)
+
 html: setup
 	$(BIN)/jupyter nbconvert --to html --execute --output-dir site notebooks/*.ipynb
 
 clean:
-	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache site notebooks/student
+	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache site notebooks/student build
 
 # --- A class on one server: JupyterHub (README "A class on one server") ---------------------------
 # The hub gets its own environment: requirements.txt plus hub/requirements-hub.txt, so `make lab`

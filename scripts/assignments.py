@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -315,7 +316,12 @@ def _preprocessors():
 def student_version(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The student copy of a :func:`source_version`, made with nbgrader's own preprocessors (the ones
     ``nbgrader generate_assignment`` applies): graded cells locked, solutions replaced by stubs, hidden
-    tests and outputs removed, checksums recorded."""
+    tests and outputs removed, checksums recorded. Without nbgrader (Python 3.10) the same text comes
+    from :func:`student_version_without_nbgrader`, minus nbgrader's checksums."""
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError:
+        return student_version_without_nbgrader(source)
     nb = copy.deepcopy(source)
     resources: dict = {}
     for preprocessor in _preprocessors():
@@ -323,11 +329,30 @@ def student_version(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def student_version_without_nbgrader(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The student copy's text without nbgrader: solution regions become the stub, hidden tests go,
+    outputs are cleared (a test checks it equals nbgrader's)."""
+    nb = copy.deepcopy(source)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            lines = replace_blocks(cell.source, BEGIN, END, "\0").split("\n")
+            stubbed = []
+            for line in lines:
+                indent = line[: len(line) - len(line.lstrip())]
+                stubbed += [indent + s for s in CODE_STUB.split("\n")] if line.strip() == "\0" else [line]
+            cell.source = replace_blocks("\n".join(stubbed), BEGIN_HIDDEN, END_HIDDEN, None)
+            cell.outputs, cell.execution_count = [], None
+        elif cell.cell_type == "markdown" and MD_BEGIN in cell.source:
+            cell.source = replace_blocks(cell.source, MD_BEGIN, MD_END, TEXT_STUB)
+    return nb
+
+
 def solution_version(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The solutions: the source version (solutions, hidden tests, answers) with outputs cleared."""
-    from nbgrader.preprocessors import ClearOutput
-
-    nb, _ = ClearOutput().preprocess(copy.deepcopy(source), {})
+    nb = copy.deepcopy(source)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     return nb
 
 
@@ -364,6 +389,9 @@ def build(notebooks: Path, out: Path, *, use_nbgrader_cli: bool = True) -> list[
         folder.mkdir(parents=True)
     course.mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+    if use_nbgrader_cli and importlib.util.find_spec("nbgrader") is None:
+        print("nbgrader is not installed (it needs Python >= 3.11): student copies made without it", file=sys.stderr)
+        use_nbgrader_cli = False
     names = []
     for path in paths:
         name = path.stem

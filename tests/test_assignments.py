@@ -65,6 +65,7 @@ def test_source_version_derives_nbgrader_metadata_from_markers_and_cell_order():
 
 
 def test_student_copy_from_nbgrader_preprocessors_matches_generate_assignment(tmp_path):
+    pytest.importorskip("nbgrader", reason="nbgrader needs Python >= 3.11")
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     nbformat.write(nbformat.read(FIXTURE, as_version=4), notebooks / FIXTURE.name)
@@ -80,6 +81,14 @@ def test_student_copy_from_nbgrader_preprocessors_matches_generate_assignment(tm
     for gone in ("tril()", "BEGIN", "HIDDEN", "Query t may read keys", "int(my_causal_mask(5).sum())"):
         assert gone not in student_text, gone
     assert student_text.count("raise NotImplementedError()") == 2 and "YOUR ANSWER HERE" in student_text
+
+
+@pytest.mark.parametrize("path", [FIXTURE, *NOTEBOOKS], ids=_ids([FIXTURE, *NOTEBOOKS]))
+def test_student_copy_without_nbgrader_has_the_same_text(path):
+    source = _source(path)
+    with_nbgrader = assignments.student_version(source)
+    without = assignments.student_version_without_nbgrader(source)
+    assert [c.source.rstrip() for c in without.cells] == [c.source.rstrip() for c in with_nbgrader.cells]
 
 
 def test_builder_errors_name_the_problem(tmp_path):
