@@ -3,9 +3,9 @@
 The hub runs as root with JupyterHub's ``LocalProcessSpawner``: every student is a system user whose
 single-user server and kernels run under their own uid, in their own home folder (mode 0700), so the
 operating system keeps one student's files from another. Before a student's server starts,
-:func:`provision_home` copies the course's notebooks into ``~/lm-course/``: on the first start all of
-them, later only notebooks the student does not have yet, so a student's edits are never overwritten
-and notebooks added during the term still arrive.
+:func:`provision_home` copies the course's notebooks into ``~/lm-course/``, with the student's own rights:
+on the first start all of them, later only notebooks the student does not have yet, so a student's
+edits are never overwritten and notebooks added during the term still arrive.
 
 Settings come from environment variables (see :class:`HubSettings`), so the same configuration file
 serves a class (PAM log-in with the students' system passwords) and the smoke test (dummy log-in on
@@ -17,6 +17,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +99,8 @@ class HubSettings:
     def closed_paths(self) -> list[str]:
         """What students' servers need but could not reach (see :func:`closed_to_others`), as messages."""
         needed = [self.venv / "bin" / "jupyterhub-singleuser", self.venv / "bin" / "python",
-                  COURSE_ROOT / "course_utils" / "__init__.py", COURSE_ROOT / "data" / "checkpoints"]
+                  COURSE_ROOT / "course_utils" / "__init__.py", COURSE_ROOT / "data" / "checkpoints",
+                  Path(__file__).resolve(), *course_notebooks(self.notebooks)]
         cache = COURSE_ROOT / "data" / "cache"
         if cache.exists():
             needed.append(cache)
@@ -150,31 +153,53 @@ def course_notebooks(source: Path) -> list[Path]:
     return sorted(source.glob("[0-9][0-9]_*.ipynb"))
 
 
-def provision_home(home: Path, source: Path, uid: int, gid: int) -> list[Path]:
-    """Make ``home`` private to its owner and copy into ``home/lm-course`` the notebooks it lacks.
+def copy_missing_notebooks(home: Path, source: Path) -> list[Path]:
+    """Make ``home`` private and copy into ``home/lm-course`` the notebooks it lacks; run as the student.
 
-    Returns the notebooks copied this time (empty when the student already has them all). Existing
-    files are never overwritten: they hold the student's work.
+    Returns the notebooks copied this time. A name that already exists (a file, a folder or a link) is
+    left alone: it holds the student's work.
+    """
+    home = Path(home)
+    notebooks = course_notebooks(Path(source))
+    if not notebooks:
+        raise FileNotFoundError(f"no NN_topic.ipynb notebooks in {source}")
+    home.chmod(0o700)  # the isolation between students rests on this
+    target = home / COURSE_FOLDER
+    if not os.path.lexists(target):
+        target.mkdir(mode=0o700)
+    copied = []
+    for notebook in notebooks:
+        destination = target / notebook.name
+        if os.path.lexists(destination):
+            continue
+        with open(notebook, "rb") as original, open(destination, "xb") as copy:  # x: never through a link
+            shutil.copyfileobj(original, copy)
+        destination.chmod(0o600)
+        copied.append(destination)
+    return copied
+
+
+def provision_home(home: Path, source: Path, uid: int, gid: int) -> list[Path]:
+    """:func:`copy_missing_notebooks` for the account ``uid``/``gid``, done with that account's rights.
+
+    The hub runs as root, but a student controls what lies in their home (a link named like a notebook
+    could point anywhere), so root never writes there: the copy runs in a child process that has
+    switched to the student's uid and gid.
     """
     home = Path(home)
     if not home.is_dir():
         raise FileNotFoundError(f"home folder {home} does not exist (create the system user with a home)")
-    notebooks = course_notebooks(Path(source))
-    if not notebooks:
-        raise FileNotFoundError(f"no NN_topic.ipynb notebooks in {source}")
-    os.chown(home, uid, gid)
-    home.chmod(0o700)  # the isolation between students rests on this
-    target = home / COURSE_FOLDER
-    if not target.exists():
-        target.mkdir(mode=0o700)
-        os.chown(target, uid, gid)
-    copied = []
-    for notebook in notebooks:
-        destination = target / notebook.name
-        if destination.exists():
-            continue
-        shutil.copyfile(notebook, destination)
-        os.chown(destination, uid, gid)
-        destination.chmod(0o600)
-        copied.append(destination)
-    return copied
+    if os.geteuid() != 0 or uid == 0:
+        return copy_missing_notebooks(home, source)
+    completed = subprocess.run([sys.executable, __file__, str(home), str(source)], user=uid, group=gid,
+                               extra_groups=[], cwd=home, env={"HOME": str(home), "PATH": os.defpath},
+                               capture_output=True, text=True, timeout=60)
+    if completed.returncode != 0:
+        raise RuntimeError(f"copying the course notebooks into {home} as uid {uid} failed: "
+                           f"{completed.stderr.strip()[-2000:]}")
+    return [Path(line) for line in completed.stdout.splitlines() if line]
+
+
+if __name__ == "__main__":  # the child process of provision_home, running as the student
+    for path in copy_missing_notebooks(Path(sys.argv[1]), Path(sys.argv[2])):
+        print(path)

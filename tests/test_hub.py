@@ -4,6 +4,8 @@ Fast and without JupyterHub installed; `make test-hub` runs the real hub (hub/sm
 """
 
 import os
+import pwd
+import shutil
 import stat
 import sys
 import tempfile
@@ -87,6 +89,47 @@ def test_provision_home_copies_missing_notebooks_and_never_overwrites(tmp_path):
     assert course_hub.provision_home(home, source, uid, gid) == []
 
 
+@pytest.fixture
+def open_folder():
+    """A temporary folder other accounts can reach (pytest's tmp_path sits below a private folder)."""
+    base = Path(tempfile.mkdtemp())
+    base.chmod(0o755)
+    if course_hub.closed_to_others(base) is not None:
+        pytest.skip(f"the temporary folder {base} is closed to other users here")
+    yield base
+    shutil.rmtree(base)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another account needs root")
+@pytest.mark.skipif(course_hub.closed_to_others(Path(sys.executable)) is not None,
+                    reason="other accounts cannot run this Python (make test-hub runs this test in .venv-hub)")
+def test_provision_home_copies_with_the_students_rights(open_folder):
+    nobody = pwd.getpwnam("nobody")
+    source = _notebooks(open_folder / "course", "01_first.ipynb", "02_second.ipynb")
+    home = open_folder / "home"
+    home.mkdir(mode=0o755)
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    (home / course_hub.COURSE_FOLDER).mkdir()
+    os.chown(home / course_hub.COURSE_FOLDER, nobody.pw_uid, nobody.pw_gid)
+    # A student's link named like a course notebook, pointing where only root may write.
+    root_only = open_folder / "root-only"
+    root_only.mkdir(mode=0o700)
+    (home / course_hub.COURSE_FOLDER / "02_second.ipynb").symlink_to(root_only / "planted")
+
+    copied = course_hub.provision_home(home, source, nobody.pw_uid, nobody.pw_gid)
+    assert [p.name for p in copied] == ["01_first.ipynb"]
+    assert (home / course_hub.COURSE_FOLDER / "01_first.ipynb").stat().st_uid == nobody.pw_uid
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert not (root_only / "planted").exists()  # the link was left alone, nothing written through it
+
+    # The whole course folder swapped for a link to a root-owned folder: the copy fails as the student.
+    shutil.rmtree(home / course_hub.COURSE_FOLDER)
+    (home / course_hub.COURSE_FOLDER).symlink_to(root_only)
+    with pytest.raises(RuntimeError, match="Permission denied"):
+        course_hub.provision_home(home, source, nobody.pw_uid, nobody.pw_gid)
+    assert list(root_only.iterdir()) == []
+
+
 def test_provision_home_names_what_is_missing(tmp_path):
     source = _notebooks(tmp_path / "course", "01_first.ipynb")
     with pytest.raises(FileNotFoundError, match="home folder"):
@@ -96,33 +139,23 @@ def test_provision_home_names_what_is_missing(tmp_path):
         course_hub.provision_home(tmp_path / "home", tmp_path, os.getuid(), os.getgid())
 
 
-def test_closed_to_others_finds_the_folder_that_blocks_students():
-    base = Path(tempfile.mkdtemp())
-    try:
-        base.chmod(0o755)
-        if course_hub.closed_to_others(base) is not None:
-            pytest.skip(f"the temporary folder {base} itself is closed to other users here")
-        private = base / "private"
-        private.mkdir(mode=0o700)
-        (private / "python").write_text("")
-        assert course_hub.closed_to_others(private / "python") == private
-        open_file = base / "data.txt"
-        open_file.write_text("")
-        open_file.chmod(0o644)
-        assert course_hub.closed_to_others(open_file) is None
-        program = base / "program"
-        program.write_text("")
-        program.chmod(0o750)  # runs for its owner only
-        assert course_hub.closed_to_others(program) == program
-        program.chmod(0o755)
-        assert course_hub.closed_to_others(program) is None
-        with pytest.raises(FileNotFoundError):
-            course_hub.closed_to_others(base / "missing")
-    finally:
-        for path in sorted(base.rglob("*"), reverse=True):
-            path.chmod(0o700)
-            path.rmdir() if path.is_dir() else path.unlink()
-        base.rmdir()
+def test_closed_to_others_finds_the_folder_that_blocks_students(open_folder):
+    private = open_folder / "private"
+    private.mkdir(mode=0o700)
+    (private / "python").write_text("")
+    assert course_hub.closed_to_others(private / "python") == private
+    open_file = open_folder / "data.txt"
+    open_file.write_text("")
+    open_file.chmod(0o644)
+    assert course_hub.closed_to_others(open_file) is None
+    program = open_folder / "program"
+    program.write_text("")
+    program.chmod(0o750)  # runs for its owner only
+    assert course_hub.closed_to_others(program) == program
+    program.chmod(0o755)
+    assert course_hub.closed_to_others(program) is None
+    with pytest.raises(FileNotFoundError):
+        course_hub.closed_to_others(open_folder / "missing")
 
 
 def test_jupyterhub_config_for_the_smoke_test(monkeypatch, tmp_path):
