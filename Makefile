@@ -102,13 +102,14 @@ clean:
 # The hub gets its own environment: requirements.txt plus hub/requirements-hub.txt, so `make lab`
 # never installs JupyterHub. Every student account runs this environment's Python, so build it from
 # an interpreter they may execute (not one under a private home such as /root): HUB_PYTHON=/usr/bin/python3.
+# HUB_PYTHON is used only when $(HUB_VENV) does not exist yet; `rm -rf $(HUB_VENV)` to change it.
 HUB_PYTHON ?= $(PYTHON)
 HUB_VENV ?= .venv-hub
 HUB_STAMP := $(HUB_VENV)/.hub-installed
 .PHONY: hub-setup hub test-hub
 
 $(HUB_STAMP): requirements.txt pyproject.toml hub/requirements-hub.txt hub/package.json
-	$(HUB_PYTHON) -m venv $(HUB_VENV)
+	test -x $(HUB_VENV)/bin/python || $(HUB_PYTHON) -m venv $(HUB_VENV)
 	$(HUB_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(HUB_VENV)/bin/pip install --quiet -r requirements.txt -r hub/requirements-hub.txt
 	$(HUB_VENV)/bin/pip install --quiet --no-deps -e .

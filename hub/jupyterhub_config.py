@@ -41,6 +41,11 @@ proxy = HUB_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
 if proxy.exists():
     c.ConfigurableHTTPProxy.command = [str(proxy)]
 
+# nbgrader's exchange: every student writes submissions into it, as nbgrader itself sets it up (0777).
+if not settings.exchange.exists():
+    settings.exchange.mkdir(parents=True)
+    settings.exchange.chmod(0o777)
+
 # --- who may log in --------------------------------------------------------------------------------
 if settings.auth == "dummy":
     c.JupyterHub.authenticator_class = "dummy"

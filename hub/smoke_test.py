@@ -11,7 +11,11 @@ Usage (as root, after ``make test-hub``'s installs): ``.venv/bin/python hub/smok
    and kernel WebSocket API; all users run at the same time. Every cell must finish without an error.
 4. Isolation: from user A's kernel, reading user B's notebook raises PermissionError (while A's own
    copy reads), and A's token gets no answer from B's server; an unlisted name cannot log in.
-5. Stops the hub, ends what the test users still run, deletes the users and the temporary folder.
+5. With nbgrader installed: an instructor (root here) releases a one-exercise assignment into the
+   exchange the hub points every student at; each student fetches and submits it from their kernel
+   (nbgrader's command line, as the Assignments panel does) but cannot list the others' submissions;
+   the instructor collects every student's notebook.
+6. Stops the hub, ends what the test users still run, deletes the users and the temporary folder.
 
 Exit status 0 when every check passed; the last line is one JSON summary.
 """
@@ -124,7 +128,7 @@ def remove_user(name: str) -> None:
 class Hub:
     """A JupyterHub process on loopback, stopped by :meth:`stop`."""
 
-    def __init__(self, state: Path, users: list[str], notebooks: Path):
+    def __init__(self, state: Path, users: list[str], notebooks: Path, exchange: Path | None):
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = state / "jupyterhub.log"
@@ -133,6 +137,8 @@ class Hub:
                    COURSE_HUB_AUTH="dummy", COURSE_HUB_USERS=",".join(users),
                    COURSE_HUB_NOTEBOOKS=str(notebooks), COURSE_HUB_VENV=sys.prefix,
                    CONFIGPROXY_AUTH_TOKEN=secrets.token_hex(32))
+        if exchange is not None:
+            env.update(COURSE_HUB_EXCHANGE=str(exchange), COURSE_HUB_COURSE_ID=COURSE_ID)
         command = [sys.executable, "-m", "jupyterhub", "-f", str(HUB_DIR / "jupyterhub_config.py"),
                    f"--JupyterHub.hub_port={self.hub_port}",
                    f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{self.proxy_api_port}"]
@@ -289,8 +295,25 @@ class KernelClient:
             self.connection.close()
 
 
-async def run_notebook(student: Student, notebook: str, other_notebook_path: Path) -> dict:
-    """Run every code cell of the student's copy of ``notebook``, then the isolation probe."""
+EXCHANGE_STEP = """
+import os, subprocess, sys
+for step in ("fetch_assignment", "submit"):
+    done = subprocess.run([sys.executable, "-m", "nbgrader", step, {assignment!r}], capture_output=True, text=True)
+    print("nbgrader_" + step, done.returncode)
+    if done.returncode:
+        print("nbgrader_error", done.stderr.strip().splitlines()[-1:])
+try:
+    os.listdir({inbound!r})
+    print("inbound READ")
+except PermissionError:
+    print("inbound DENIED")
+"""
+
+
+async def run_notebook(student: Student, notebook: str, other_notebook_path: Path,
+                       exchange: Path | None = None) -> dict:
+    """Run every code cell of the student's copy of ``notebook``, the isolation probe, and with an
+    nbgrader ``exchange``: fetch and submit the released assignment, then try to list the inbox."""
     cells = [cell for cell in student.read_notebook(notebook)["cells"] if cell["cell_type"] == "code"]
     client = KernelClient(student, student.start_kernel(notebook))
     await client.connect()
@@ -316,11 +339,70 @@ async def run_notebook(student: Student, notebook: str, other_notebook_path: Pat
             f"print('own', _probe(os.path.expanduser({f'~/{COURSE_FOLDER}/{notebook}'!r})))\n"
             f"print('other', _probe({str(other_notebook_path)!r}))\n"
             "print('uid', os.getuid())\n", timeout=60)
+        if exchange is not None:
+            inbound = exchange / COURSE_ID / "inbound"
+            step = await client.execute(EXCHANGE_STEP.format(assignment=ASSIGNMENT, inbound=str(inbound)),
+                                        timeout=300)
+            probe["stdout"] += step["stdout"]
+            errors += [{"cell": "nbgrader", "errors": step["errors"]}] if step["errors"] else []
     finally:
         await client.close()
     lines = dict(line.split(" ", 1) for line in probe["stdout"].splitlines() if " " in line)
     return {"cells": len(cells), "seconds": round(seconds, 1), "errors": errors,
-            "own_file": lines.get("own"), "other_file": lines.get("other"), "kernel_uid": lines.get("uid")}
+            "own_file": lines.get("own"), "other_file": lines.get("other"), "kernel_uid": lines.get("uid"),
+            "nbgrader_fetch": lines.get("nbgrader_fetch_assignment"), "nbgrader_submit": lines.get("nbgrader_submit"),
+            "nbgrader_error": lines.get("nbgrader_error"), "exchange_inbound": lines.get("inbound")}
+
+
+# --- nbgrader's exchange -----------------------------------------------------------------------------
+
+ASSIGNMENT = "ps1"
+COURSE_ID = "lm-course"
+ASSIGNMENT_CELL = """def double(x):
+    \"\"\"Return twice x.\"\"\"
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION"""
+
+
+def nbgrader_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("nbgrader") is not None
+
+
+def instructor(course: Path, *args: str) -> None:
+    """Run an nbgrader command as the instructor (root here) in the course folder."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("JUPYTER_CONFIG_PATH", None)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
+                          text=True, timeout=300)
+    check(done.returncode == 0, f"instructor: nbgrader {' '.join(args)} failed: {done.stderr[-1500:]}")
+
+
+def release_assignment(course: Path, exchange: Path) -> None:
+    """A one-exercise assignment, generated and released into ``exchange`` as an instructor would."""
+    import nbformat
+
+    (course / "source" / ASSIGNMENT).mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(ASSIGNMENT_CELL)]
+    notebook.cells[0].metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False,
+                                              "grade_id": "double", "schema_version": 3}
+    nbformat.write(notebook, course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    instructor(course, "generate_assignment", ASSIGNMENT, "--no-db", "--force")
+    instructor(course, "release_assignment", ASSIGNMENT)
+
+
+def collected(course: Path) -> list[str]:
+    """Collect the submissions as the instructor; the students whose notebook arrived."""
+    instructor(course, "collect", ASSIGNMENT)
+    return sorted(p.parts[-3] for p in (course / "submitted").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
 
 
 # --- the whole test ---------------------------------------------------------------------------------
@@ -354,6 +436,7 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
     base = Path(tempfile.mkdtemp(prefix="lm-hub-smoke-"))
     base.chmod(0o755)  # homes below it are private; the folder itself must be traversable
     homes, state, source = base / "home", base / "state", base / "notebooks"
+    course, exchange = base / "course", (base / "exchange" if nbgrader_available() else None)
     homes.mkdir(mode=0o755)
     state.mkdir()
     source.mkdir()
@@ -365,8 +448,11 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
         for name in names:
             create_user(name, homes)
             created.append(name)
-        hub = Hub(state, names, source)
+        hub = Hub(state, names, source, exchange)
         hub.wait_ready()
+        if exchange is not None:
+            check((exchange.stat().st_mode & 0o777) == 0o777, "the hub did not create nbgrader's exchange")
+            release_assignment(course, exchange)
         students = [Student(hub, name) for name in names]
         for student in students:
             check(student.log_in(), f"{student.name} could not log in")
@@ -386,7 +472,7 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
         def run(index: int) -> dict:
             other = pwd.getpwnam(names[(index + 1) % len(names)]).pw_dir
             result = asyncio.run(run_notebook(students[index], notebook.name,
-                                              Path(other) / COURSE_FOLDER / notebook.name))
+                                              Path(other) / COURSE_FOLDER / notebook.name, exchange))
             result.update(memory_of(pwd.getpwnam(names[index]).pw_uid))  # the kernel is still running
             return result
 
@@ -401,6 +487,16 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
                   f"{student.name}: kernel runs as uid {result['kernel_uid']}, not as the student")
             check(result["own_file"] == "READ", f"{student.name} cannot read their own notebook")
             check(result["other_file"] == "DENIED", f"{student.name} could read another student's notebook")
+        if exchange is not None:
+            for student, result in zip(students, results):
+                check(result["nbgrader_fetch"] == "0" and result["nbgrader_submit"] == "0",
+                      f"{student.name}: nbgrader fetch/submit failed: {result['nbgrader_error']}")
+                check(result["exchange_inbound"] == "DENIED", f"{student.name} could list the submissions")
+            summary["nbgrader_collected"] = collected(course)
+            check(summary["nbgrader_collected"] == sorted(names),
+                  f"the instructor collected {summary['nbgrader_collected']}, not every student's submission")
+        else:
+            summary["nbgrader_collected"] = "nbgrader not installed: exchange not tested"
         # Through the proxy: A's token must not reach B's server.
         response = students[0].api("GET", f"/user/{names[1]}/api/contents/{COURSE_FOLDER}",
                                    allow_redirects=False)
@@ -454,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {result['cells']} cells in {result['seconds']} s, errors {result['errors'] or 'none'}, "
               f"own notebook {result['own_file']}, other's notebook {result['other_file']}, kernel peak "
               f"{result.get('kernel_peak_mb')} MB, server {result.get('server_rss_mb')} MB")
+    print(f"nbgrader exchange: collected {summary.get('nbgrader_collected')}")
     print("PASSED" if summary["passed"] else f"FAILED: {summary.get('failure')}")
     print(json.dumps(summary))
     return 0 if summary["passed"] and not summary["users_left"] else 1

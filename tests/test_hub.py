@@ -162,7 +162,7 @@ def test_jupyterhub_config_for_the_smoke_test(monkeypatch, tmp_path):
     monkeypatch.setattr(course_hub.HubSettings, "closed_paths", lambda self: [])
     for name, value in {"COURSE_HUB_AUTH": "dummy", "COURSE_HUB_USERS": "ada,alan", "COURSE_HUB_PORT": "8123",
                         "COURSE_HUB_STATE": str(tmp_path / "state"), "COURSE_HUB_VENV": str(tmp_path / "venv"),
-                        "COURSE_HUB_ADMINS": "prof"}.items():
+                        "COURSE_HUB_ADMINS": "prof", "COURSE_HUB_EXCHANGE": str(tmp_path / "srv" / "exchange")}.items():
         monkeypatch.setenv(name, value)
     c = _load_config_file(HUB / "jupyterhub_config.py")
     assert c.JupyterHub.ip == "127.0.0.1" and c.JupyterHub.port == 8123 and c.JupyterHub.hub_ip == "127.0.0.1"
@@ -175,11 +175,14 @@ def test_jupyterhub_config_for_the_smoke_test(monkeypatch, tmp_path):
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'state' / 'jupyterhub.sqlite'}"
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700  # the cookie secret lives there
     assert callable(c.Spawner.pre_spawn_hook)
+    assert stat.S_IMODE((tmp_path / "srv" / "exchange").stat().st_mode) == 0o777  # as nbgrader makes it
+    assert c.Spawner.environment["COURSE_HUB_EXCHANGE"] == str(tmp_path / "srv" / "exchange")
 
 
 def test_jupyterhub_config_for_a_class_uses_pam_and_a_group(monkeypatch, tmp_path):
     monkeypatch.setattr(course_hub.HubSettings, "closed_paths", lambda self: [])
     monkeypatch.setenv("COURSE_HUB_GROUP", "students")
+    monkeypatch.setenv("COURSE_HUB_EXCHANGE", str(tmp_path / "exchange"))
     monkeypatch.setenv("COURSE_HUB_STATE", str(tmp_path / "state"))
     c = _load_config_file(HUB / "jupyterhub_config.py")
     assert c.JupyterHub.authenticator_class == "pam" and c.PAMAuthenticator.allowed_groups == {"students"}
