@@ -226,11 +226,15 @@ def _add_hidden(source: str, lines: list[str]) -> str:
 
 
 def _hide_statements_using(source: str, names: set[str], where: str) -> str:
-    """Wrap the top-level statements of ``source`` that use any of ``names`` in hidden-test markers."""
+    """Wrap the top-level statements of ``source`` that use any of ``names`` in hidden-test markers.
+    The names a hidden statement assigns are added to ``names`` (later uses depend on it too)."""
     tree = _parse(source, where)
     lines = source.splitlines()
-    spans = [(node.lineno, node.end_lineno) for node in tree.body
-             if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))]
+    spans = []
+    for node in tree.body:
+        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node)):
+            spans.append((node.lineno, node.end_lineno))
+            names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     for start, end in reversed(spans):
         lines[end:end] = [END_HIDDEN]
         lines[start - 1:start - 1] = [BEGIN_HIDDEN]
