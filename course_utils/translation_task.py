@@ -53,6 +53,8 @@ __all__ = [
     "EOS",
     "number_to_words",
     "number_to_digits",
+    "WORD_KINDS",
+    "word_sources",
     "TranslationBatch",
     "NumberTranslationTask",
     "make_model",
@@ -65,6 +67,9 @@ __all__ = [
     "TranslationAttention",
     "translation_attention",
     "plot_self_attention",
+    "WordAlignment",
+    "AlignmentReport",
+    "cross_attention_alignment",
     "DecodingComparison",
     "compare_decoding",
     "TranslationLab",
@@ -110,6 +115,49 @@ def number_to_words(n: int) -> list[str]:
     if n >= 1000:
         words += _below_thousand(n // 1000) + ["thousand"]
     return words + _below_thousand(n % 1000)
+
+
+WORD_KINDS = ("hundreds digit", "hundred", "tens", "teen", "ones", "thousand", "</s>")
+
+
+def _group_sources(value: int, positions: list[int]) -> list[tuple[str, str, tuple[int, ...]]]:
+    """Words of a group below 1000 whose digits sit at ``positions`` (hundreds, tens, ones; fewer if short)."""
+    positions = [None] * (3 - len(positions)) + positions  # align to (hundreds, tens, ones)
+    hundreds_at, tens_at, ones_at = positions
+    out = []
+    if value >= 100:
+        out += [(_ONES[value // 100], "hundreds digit", (hundreds_at,)), ("hundred", "hundred", (hundreds_at,))]
+    rest = value % 100
+    if rest >= 20:
+        out.append((_TENS[rest // 10], "tens", (tens_at,)))
+        if rest % 10:
+            out.append((_ONES[rest % 10], "ones", (ones_at,)))
+    elif rest >= 10:
+        out.append((_ONES[rest], "teen", (tens_at, ones_at)))
+    elif rest > 0:
+        out.append((_ONES[rest], "ones", (ones_at,)))
+    return out
+
+
+def word_sources(n: int) -> list[tuple[str, str, tuple[int, ...]]]:
+    """For every word of ``n``'s translation, then ``</s>``: (word, kind, source positions it comes from).
+
+    Source positions index the digits of ``n`` (0 = first digit; ``</s>`` is at len(digits)). A number
+    word comes from its digit, a teen from its tens and ones digits, *hundred* from the hundreds digit,
+    *thousand* from the boundary between the thousands group and the last three digits. Kinds are
+    :data:`WORD_KINDS`.
+    """
+    n = _check_number(n)
+    length = len(str(n))
+    if n == 0:
+        words = [("zero", "ones", (0,))]
+    elif n < 1000:
+        words = _group_sources(n, list(range(length)))
+    else:
+        words = _group_sources(n // 1000, list(range(length - 3)))
+        words.append(("thousand", "thousand", (length - 4, length - 3)))
+        words += _group_sources(n % 1000, list(range(length - 3, length)))
+    return words + [(EOS, "</s>", (length,))]
 
 
 def number_to_digits(n: int) -> list[str]:
@@ -406,6 +454,68 @@ def plot_self_attention(model: EncoderDecoder, task: NumberTranslationTask, text
     figure.suptitle(f"Self-attention while translating {text!r} (mean of heads)")
     figure.tight_layout()
     return figure
+
+
+@dataclass
+class WordAlignment:
+    """Where one kind of output word puts its strongest cross-attention."""
+
+    hits: int = 0  # words whose strongest weight is on (one of) the digits they come from
+    total: int = 0  # words of this kind
+    offsets: dict[int, int] = field(default_factory=dict)  # argmax position − first source digit → count
+
+    @property
+    def share(self) -> float:
+        """hits / total (0.0 when there were no words of this kind)."""
+        return self.hits / self.total if self.total else 0.0
+
+
+@dataclass
+class AlignmentReport:
+    """What :func:`cross_attention_alignment` measured."""
+
+    kinds: dict[str, WordAlignment]  # one entry per kind of :data:`WORD_KINDS`
+    per_number: dict[int, tuple[int, int]]  # number → (aligned words, words); right translations only
+
+    @property
+    def share(self) -> float:
+        """Aligned words / words, over every kind."""
+        total = sum(c.total for c in self.kinds.values())
+        return sum(c.hits for c in self.kinds.values()) / total if total else 0.0
+
+
+@torch.no_grad()
+def cross_attention_alignment(model: EncoderDecoder, task: NumberTranslationTask, numbers: Sequence[int], *,
+                              layer: int = -1) -> AlignmentReport:
+    """How often each kind of output word attends most strongly to the digits it comes from.
+
+    For every number whose greedy translation is right, and every output word, the source position with
+    the largest cross-attention weight in ``layer`` (heads averaged) is compared with
+    :func:`word_sources`. Returns the counts per kind of :data:`WORD_KINDS` and per number.
+    """
+    if len(numbers) == 0:
+        raise ValueError("cross_attention_alignment needs at least one number")
+    counts = {kind: WordAlignment() for kind in WORD_KINDS}
+    per_number = {}
+    with evaluating(model):
+        source = task.encode_source(list(numbers))
+        decoded = greedy_decode(model, source, max_len=task.max_target_len)  # (B, L) with <s>
+        cross = model(source, decoded[:, :-1], need_weights=True).attention.cross[layer].mean(1)  # (B, T, S)
+    for row, n in enumerate(numbers):
+        if task.decode_target(decoded[row]) != " ".join(number_to_words(n)):
+            continue  # positions of a wrong translation do not match the reference's words
+        sources = word_sources(n)
+        hits = 0
+        for t, (_, kind, positions) in enumerate(sources):
+            strongest = int(cross[row, t].argmax())
+            entry = counts[kind]
+            entry.hits += strongest in positions
+            entry.total += 1
+            hits += strongest in positions
+            offset = strongest - positions[0]
+            entry.offsets[offset] = entry.offsets.get(offset, 0) + 1
+        per_number[n] = (hits, len(sources))
+    return AlignmentReport(counts, per_number)
 
 
 @dataclass

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import torch
 
 from course_utils.exercises.transformer import check_decoder_mask, check_decoding_step
@@ -41,7 +44,7 @@ def test_decoding_step_checker():
     assert check_decoding_step(_step)
     first_position = check_decoding_step(
         lambda m, mem, mask, p: torch.cat([p, m.decode(p, mem, mask)[:, 0].argmax(-1, keepdim=True)], dim=1))
-    assert not first_position and "LAST" in first_position.hint
+    assert not first_position and "last position" in first_position.hint
     assert not check_decoding_step(lambda m, mem, mask, p: p)  # forgets to append
     assert "not attempted" in check_decoding_step(_stub).message
 
@@ -55,3 +58,13 @@ def test_decoding_step_checker_with_a_given_model():
     banned = model.decode(torch.ones(3, 1, dtype=torch.long), model.encode(sources), model.source_mask(sources))
     picks_special = bool((banned[:, -1].argmax(-1) <= 1).any())
     assert bool(result) != picks_special
+
+
+def test_hints_point_the_way_without_printing_code():
+    from course_utils.exercises import transformer as checkers
+
+    source = Path(checkers.__file__).read_text()
+    hints = re.findall(r'hint = \((.*?)\)\n', source, flags=re.S)
+    assert len(hints) == 2
+    for hint in hints:
+        assert not re.search(r"torch\.|\.tril\(|\.argmax\(|\[:, -1\]|==|!=", hint), hint

@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from course_utils.translation_task import (
+    WORD_KINDS,
     DecodingComparison,
     NumberTranslationTask,
     TranslationLab,
     compare_decoding,
     compare_layer_norms,
     cross_attention,
+    cross_attention_alignment,
     exact_match,
     make_model,
     number_to_digits,
@@ -21,6 +23,7 @@ from course_utils.translation_task import (
     train_translation_model,
     translate,
     translation_attention,
+    word_sources,
 )
 
 
@@ -174,3 +177,35 @@ def test_translation_loss_is_teacher_forced_label_smoothed_cross_entropy():
     expected = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), label_smoothing=0.1,
                                ignore_index=model.config.pad_id)
     torch.testing.assert_close(translation_loss(model, batch, smoothing=0.1), expected)
+
+
+def test_word_sources_name_the_digits_each_word_comes_from():
+    assert word_sources(40712) == [("forty", "tens", (0,)), ("thousand", "thousand", (1, 2)),
+                                   ("seven", "hundreds digit", (2,)), ("hundred", "hundred", (2,)),
+                                   ("twelve", "teen", (3, 4)), ("</s>", "</s>", (5,))]
+    assert word_sources(0) == [("zero", "ones", (0,)), ("</s>", "</s>", (1,))]
+    assert word_sources(100001)[2:4] == [("thousand", "thousand", (2, 3)), ("one", "ones", (5,))]
+    for n in range(0, 1_000_000, 997):  # the words are exactly the translation, in order
+        sources = word_sources(n)
+        assert [w for w, _, _ in sources[:-1]] == number_to_words(n)
+        assert all(kind in WORD_KINDS for _, kind, _ in sources)
+        assert all(0 <= p <= len(str(n)) for _, _, positions in sources for p in positions)
+
+
+def test_cross_attention_alignment_counts_words_of_right_translations():
+    task = NumberTranslationTask()
+    model = make_model(task, d_model=16, n_heads=2, n_layers=1)
+    numbers = [7, 19, 407, 40712]
+    report = cross_attention_alignment(model, task, numbers)
+    counts = report.kinds
+    assert set(counts) == set(WORD_KINDS)
+    right = [n for n in numbers if translate(model, task, str(n))[0][0] == " ".join(number_to_words(n))]
+    assert sum(c.total for c in counts.values()) == sum(len(word_sources(n)) for n in right)
+    assert set(report.per_number) == set(right) and 0.0 <= report.share <= 1.0
+    assert sum(h for h, _ in report.per_number.values()) == sum(c.hits for c in counts.values())
+    for c in counts.values():
+        assert 0 <= c.hits <= c.total == sum(c.offsets.values()) and 0.0 <= c.share <= 1.0
+        assert c.hits >= c.offsets.get(0, 0)  # offset 0 is always a hit
+    with pytest.raises(ValueError, match="at least one"):
+        cross_attention_alignment(model, task, [])
+

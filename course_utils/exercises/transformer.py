@@ -20,8 +20,10 @@ __all__ = ["check_decoder_mask", "check_decoding_step"]
 def check_decoder_mask(student: Callable) -> ExerciseResult:
     """``student(target, pad_id)`` must return the (B, 1, T, T) bool mask: causal AND key is not padding."""
     name = "decoder self-attention mask"
-    hint = ("causal part: torch.ones(T, T, dtype=torch.bool).tril(); padding part: (target != pad_id) as keys, "
-            "shaped (B, 1, 1, T); combine them with & so the result broadcasts to (B, 1, T, T)")
+    hint = ("two conditions must both hold: the key comes no later than the query (a lower-triangular T × T "
+            "pattern, diagonal included) and the key is not padding (compare the target with pad_id and give "
+            "that (B, T) result singleton axes so it lines up with the key axis); combine them with a logical "
+            "and, and let broadcasting produce (B, 1, T, T)")
     cases = [
         (torch.tensor([[1, 5, 6, 2]]), 0),  # no padding: just the causal triangle
         (torch.tensor([[1, 5, 6, 2, 0, 0], [1, 7, 2, 0, 0, 0]]), 0),  # right-padded batch
@@ -58,8 +60,9 @@ def check_decoding_step(student: Callable, model: transformer.EncoderDecoder | N
     held-out inputs), else a small seeded model.
     """
     name = "one greedy decoding step"
-    hint = ("logits = model.decode(prefix, memory, source_mask) has shape (B, t, V); only the LAST position "
-            "predicts the next token: logits[:, -1].argmax(-1), then torch.cat([prefix, next[:, None]], dim=1)")
+    hint = ("model.decode returns scores for every prefix position, (B, t, V), but only the last position "
+            "predicts the token that comes next; take the highest-scoring word there for each row and append it "
+            "to the prefix as a new column")
     if model is None:
         model = _tiny_model()
         sources = torch.tensor([[3, 4, 5, 2], [6, 7, 2, 0], [8, 8, 3, 2]])
