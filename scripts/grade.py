@@ -57,20 +57,27 @@ GRADER_MODULE = "__course_grader__"
 # Runs in the kernel before the notebook's first cell: the guard, the snapshot and the restore step.
 _PRELUDE = r'''
 def _install_course_grader(nonce, shell):
-    import builtins, importlib, json, sys, types
+    import builtins, functools, importlib, json, sys, types
     import course_utils.exercises as exercises
     g = types.ModuleType("__course_grader__")
     registry = exercises.checker_registry()
     checker_modules = [m for n, m in sorted(sys.modules.items()) if n.startswith("course_utils.exercises")]
     checkers = {name: value for module in checker_modules for name, value in vars(module).items()
                 if name in registry or name in exercises.__all__}
+    # what the checks compare with: a submission that replaces any of it is undone (libraries patch other
+    # attributes of numpy and torch themselves, e.g. torch._dynamo wraps torch.manual_seed)
+    watched = {"numpy": ("allclose", "array_equal", "array_equiv", "isclose", "isfinite", "isnan", "asarray",
+                         "array", "nanmax", "abs", "all", "any", "testing", "ndarray"),
+               "torch": ("allclose", "equal", "isclose", "isfinite", "isnan", "as_tensor", "tensor", "testing",
+                         "autograd", "Tensor", "softmax", "log_softmax", "no_grad")}
     modules = [builtins, *checker_modules]
-    for name in ("numpy", "torch"):
+    for name in watched:
         try:
             modules.append(importlib.import_module(name))
         except ImportError:
             pass
-    snapshot = {m.__name__: dict(vars(m)) for m in modules}
+    snapshot = {m.__name__: {k: v for k, v in vars(m).items() if k in watched.get(m.__name__, (k,))}
+                for m in modules}
     streams = {"stdout": sys.stdout, "stderr": sys.stderr}
     transformers = {n: list(getattr(shell, n)) for n in ("input_transformers_cleanup", "input_transformers_post",
                                                          "ast_transformers")}
@@ -93,11 +100,22 @@ def _install_course_grader(nonce, shell):
             state["guard"].__exit__(None, None, None)
             state["guard"] = None
         for name in names:
-            if name in namespace:
-                namespace[name] = exercises.as_student(namespace[name], references)
+            if name in namespace and callable(namespace[name]) and not isinstance(namespace[name], type):
+                namespace[name] = undone_after_each_call(exercises.as_student(namespace[name], references), name)
         say("ack", "leave")
 
-    def restore(namespace, names):
+    def undone_after_each_call(function, name):
+        @functools.wraps(function)
+        def student(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            finally:
+                changed = undo_module_changes()
+                if changed:
+                    say("restored", [f"{c} (in a call of {name})" for c in changed])
+        return student
+
+    def undo_module_changes():
         changed = []
         for module in modules:
             saved, current = snapshot[module.__name__], vars(module)
@@ -107,6 +125,10 @@ def _install_course_grader(nonce, shell):
                 if current.get(key, saved) is not value:
                     changed.append(f"{module.__name__}.{key}")
                     setattr(module, key, value)
+        return changed
+
+    def restore(namespace, names):
+        changed = undo_module_changes()
         for key, value in streams.items():
             if getattr(sys, key) is not value:
                 changed.append(f"sys.{key}")

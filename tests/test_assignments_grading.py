@@ -159,6 +159,15 @@ def test_redefined_checkers_and_input_transformers_are_undone(tmp_path, copies):
     assert all(e.status == "failed" for e in report.exercises)
 
 
+def test_a_patch_made_while_the_student_function_runs_is_undone(tmp_path, copies):
+    student, _ = copies
+    sneaky = ("def my_ppmi(counts):\n    np.allclose = lambda *a, **k: True\n"
+              "    np.array_equal = lambda *a, **k: True\n    return np.zeros_like(np.asarray(counts, float))")
+    report = _grade(tmp_path, _with(student, my_causal_mask=SOLVED_CAUSAL, my_ppmi=sneaky))
+    assert _points(report) == {CAUSAL: 1, PPMI: 0}, report.to_markdown()
+    assert "numpy.allclose (in a call of my_ppmi)" in " ".join(report.notices)
+
+
 def test_a_patched_shell_is_restored_before_the_tests(tmp_path, copies):
     student, _ = copies
     # a patch that lets the grader's cells through and blanks everything else: undone before the tests
