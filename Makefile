@@ -27,7 +27,9 @@ help:
 	@echo "make student-notebooks - copies without solutions in notebooks/student/"
 	@echo "make assignments - nbgrader student copies in build/student/, solutions in build/solutions/"
 	@echo "make grade SUBMISSION=path - grade a submitted notebook or a folder of them (reports in build/grades/)"
-	@echo "make html    - executed HTML copies of the notebooks in site/"
+	@echo "make html    - every notebook executed, as offline HTML pages with an index, in build/html/"
+	@echo "make slides  - every notebook executed, as offline reveal.js slide decks, in build/slides/"
+	@echo "make test-browser - every notebook run in JupyterLab in Chromium, widgets moved, pages opened offline"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +44,12 @@ $(STAMP): $(BIN)/python requirements.txt pyproject.toml
 data: $(STAMP)
 	$(BIN)/python -m course_utils.install
 
-setup: $(STAMP) data
+# JupyterLab settings for everyone who uses this venv (lab-settings/overrides.json: no news pop-up).
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_OVERRIDES): lab-settings/overrides.json $(STAMP)
+	mkdir -p $(dir $@) && cp $< $@
+
+setup: $(STAMP) data $(LAB_OVERRIDES)
 
 lab: setup
 	$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) --notebook-dir=notebooks $(ALLOW_ROOT)
@@ -92,11 +99,33 @@ grade: setup
 	$(BIN)/python scripts/offline.py --mode $(OFFLINE) -- $(BIN)/python scripts/grade.py "$(SUBMISSION)" \
 		--out $(GRADES) --cell-timeout $(GRADE_CELL_TIMEOUT) --total-timeout $(GRADE_TOTAL_TIMEOUT)
 
-html: setup
-	$(BIN)/jupyter nbconvert --to html --execute --output-dir site notebooks/*.ipynb
+# Offline reading copies (scripts/build_site.py): reveal.js, MathJax, require.js, jQuery, font-awesome and
+# the widget renderer come from the npm packages pinned in package.json / package-lock.json, not CDNs.
+# Both targets execute each notebook once and share the run (build/executed/).
+WEB_STAMP := node_modules/.course-installed
+$(WEB_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+.PHONY: slides test-browser
+html: setup $(WEB_STAMP)
+	$(BIN)/python scripts/build_site.py html
+
+slides: setup $(WEB_STAMP)
+	$(BIN)/python scripts/build_site.py slides
+
+# The real-browser test (scripts/browser_test.py): first it proves it fails on broken fixtures
+# (tests/test_browser.py), then every notebook runs in JupyterLab in headless Chromium (Debian's
+# `chromium` package; .ci/run installs it), the first is presented live, and every built page and deck
+# is opened offline. Screenshots: build/screenshots/. Network off where the machine allows it.
+test-browser: setup slides html
+	$(BIN)/python scripts/offline.py --mode $(OFFLINE) -- env COURSE_BROWSER_TESTS=1 \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/test_browser.py
+	$(BIN)/python scripts/offline.py --mode $(OFFLINE) -- $(BIN)/python scripts/browser_test.py \
+		--live-slides --static build/html/*.html build/slides/*.html
 
 clean:
-	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache site notebooks/student build
+	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache site notebooks/student build node_modules
 
 # --- A class on one server: JupyterHub (README "A class on one server") ---------------------------
 # The hub gets its own environment: requirements.txt plus hub/requirements-hub.txt, so `make lab`
