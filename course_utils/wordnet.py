@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from nltk.corpus.reader.wordnet import Synset
 
 __all__ = [
+    "taxonomy_statistics",
     "POS_NAMES",
     "wordnet_corpus",
     "normalise_word",
@@ -62,6 +63,7 @@ __all__ = [
     "evaluate_pairs",
     "synonyms_by_sense",
     "senses_with_synonym",
+    "antonyms",
     "contexts",
     "substitute",
     "sense_examples",
@@ -81,6 +83,56 @@ def wordnet_corpus():
     from nltk.corpus import wordnet as wn
 
     return wn
+
+
+def taxonomy_statistics(pos: str) -> dict[str, int]:
+    """``{"synsets": count, "max_depth": deepest hypernym chain}`` for one part of speech ("n", "v", "a"
+    — adjectives including satellites — or "r").
+
+    Computing them visits every synset of that part of speech (seconds for nouns), so the result is cached
+    as JSON under :func:`course_utils.data.cache_dir`, keyed by WordNet's version. ``max_depth`` is the
+    length of the longest path to a root over hypernyms and instance hypernyms, as nltk's
+    ``Synset.max_depth``.
+    """
+    import json
+
+    from course_utils.data import cache_dir
+
+    if pos not in ("n", "v", "a", "r"):
+        raise ValueError(f"pos must be one of 'n', 'v', 'a' (with satellites), 'r'; got {pos!r}")
+    wn = wordnet_corpus()
+    path = cache_dir() / f"wordnet_taxonomy.{wn.get_version()}.{pos}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    depth: dict[str, int] = {}
+    synsets = list(wn.all_synsets(pos))
+    for synset in synsets:  # longest path with memory: a synset's depth is 1 + the deepest of its parents
+        stack = [synset]
+        while stack:
+            top = stack[-1]
+            parents = top.hypernyms() + top.instance_hypernyms()
+            unknown = [parent for parent in parents if parent.name() not in depth]
+            if unknown:
+                stack.extend(unknown)
+                continue
+            stack.pop()
+            depth[top.name()] = 1 + max(depth[parent.name()] for parent in parents) if parents else 0
+    statistics = {"synsets": len(synsets), "max_depth": max((depth[s.name()] for s in synsets), default=0)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(statistics))
+    temporary.replace(path)
+    return statistics
+
+
+def _prime_taxonomy_depth(pos: str) -> None:
+    """Give nltk the taxonomy depth that Leacock–Chodorow needs from the cache, so that nltk does not walk
+    every synset again in each new process (nltk keeps it in ``_max_depth``, keyed by (pos, simulated root),
+    adding 1 for the simulated root)."""
+    wn = wordnet_corpus()
+    depth = taxonomy_statistics(pos)["max_depth"]
+    wn._max_depth.setdefault((pos, False), depth)
+    wn._max_depth.setdefault((pos, True), depth + 1)
 
 
 def normalise_word(word: object) -> str:
@@ -243,6 +295,8 @@ def synset_similarity(first: str | Synset, second: str | Synset, measure: str = 
                              "hypernyms, so is-a similarity is undefined")
     if measure == "lch" and a.pos() != b.pos():
         raise ValueError(f"Leacock–Chodorow needs the same part of speech: {a.name()} vs {b.name()}")
+    if measure == "lch":
+        _prime_taxonomy_depth(a.pos())
     value = {"path": a.path_similarity, "wup": a.wup_similarity, "lch": a.lch_similarity}[measure](b)
     if value is None or not math.isfinite(value):  # pragma: no cover - nltk joins trees by a fake root
         raise ValueError(f"{measure} similarity is undefined for {a.name()} and {b.name()} (no is-a path)")
@@ -368,6 +422,18 @@ def senses_with_synonym(word: str, synonym: str) -> list[str]:
     """The synsets of ``word`` that also list ``synonym`` as a lemma (empty when they share none)."""
     other = normalise_word(synonym)
     return [s.name() for s in synsets_of(word) if other in {l.lower() for l in s.lemma_names()}]
+
+
+def antonyms(word: str) -> list[str]:
+    """Words WordNet lists as opposites of ``word``: the antonyms of the lemmas spelled ``word`` in each of
+    its synsets, unique, in WordNet's order (antonymy links lemmas, not synsets: *hot* ↔ *cold*)."""
+    name = normalise_word(word)
+    found: list[str] = []
+    for synset in synsets_of(word):
+        for lemma in synset.lemmas():
+            if lemma.name().lower() == name:
+                found += [a.name() for a in lemma.antonyms() if a.name() not in found]
+    return found
 
 
 def contexts(corpus: Iterable[Sequence[str]], word: str, window: int = 4, limit: int | None = None) -> list[tuple[list[str], str, list[str]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from course_utils.exercises import vectors as checks
 
@@ -80,3 +81,75 @@ def test_stubs_are_reported_as_not_attempted(capsys):
         result = checker(_stub)
         assert not result
         assert "not attempted" in result.message
+
+
+def test_left_context_counts_plus_transpose_is_the_symmetric_matrix():
+    """The reference is checked against course_utils.vectors.cooccurrence_matrix as an oracle."""
+    from course_utils.vectors import cooccurrence_matrix
+
+    for sentences, words, window in checks._COOCCURRENCE_CASES:
+        left = checks.left_context_counts(sentences, words, window)
+        symmetric = cooccurrence_matrix(sentences, words, window).toarray()
+        np.testing.assert_array_equal(left + left.T, symmetric)
+    left = checks.left_context_counts([["a", "b", "c"]], ["a", "b", "c"], 1)
+    assert left.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0]]  # b sees a on its left; a sees nothing
+    with pytest.raises(ValueError, match="window"):
+        checks.left_context_counts([["a"]], ["a"], 0)
+
+
+def _left(sentences, words, window):
+    index = {w: i for i, w in enumerate(words)}
+    counts = np.zeros((len(words), len(words)))
+    for sentence in sentences:
+        for t, word in enumerate(sentence):
+            for u in range(max(0, t - window), t):
+                if word in index and sentence[u] in index:
+                    counts[index[word], index[sentence[u]]] += 1
+    return counts
+
+
+def test_left_context_checker():
+    assert checks.check_left_context_counts(_left)
+    right_context = checks.check_left_context_counts(lambda s, w, n: _left(s, w, n).T)
+    assert not right_context
+    assert not checks.check_left_context_counts(_cooccurrence)  # both sides
+    assert "not attempted" in checks.check_left_context_counts(_stub).message
+
+
+def _ranks(values):
+    values = np.asarray(values, dtype=float)
+    order = values.argsort()
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    for value in np.unique(values):  # ties share the mean of their ranks
+        ranks[values == value] = ranks[values == value].mean()
+    return ranks
+
+
+def test_spearman_checker():
+    assert checks.check_spearman(lambda x, y: float(np.corrcoef(_ranks(x), _ranks(y))[0, 1]))
+
+    def no_tie_handling(x, y):
+        return float(np.corrcoef(np.argsort(np.argsort(x)), np.argsort(np.argsort(y)))[0, 1])
+
+    assert not checks.check_spearman(no_tie_handling)
+    assert not checks.check_spearman(lambda x, y: float(np.corrcoef(x, y)[0, 1]))  # Pearson on values
+    assert "not attempted" in checks.check_spearman(_stub).message
+
+
+def test_hints_point_the_way_without_printing_code():
+    import re
+    from pathlib import Path
+
+    source = Path(checks.__file__).read_text()
+    hints = re.findall(r'hint\s*=\s*\(?("(?:[^"\\]|\\.)*"(?:\s*"(?:[^"\\]|\\.)*")*)', source)
+    assert len(hints) == 5
+    for hint in hints:
+        assert not re.search(r"np\.|\[[a-z_]+\]|@|\.sum\(|argsort", hint), hint
+
+
+def test_new_checkers_guard_their_references():
+    from scipy.stats import spearmanr
+
+    assert not checks.check_left_context_counts(lambda s, w, n: checks.left_context_counts(s, w, n))
+    assert not checks.check_spearman(lambda x, y: float(spearmanr(x, y).statistic))

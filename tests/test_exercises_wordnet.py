@@ -64,3 +64,41 @@ def test_stubs_are_reported_as_not_attempted(capsys):
 def test_a_crashing_answer_is_reported_not_raised():
     result = checks.check_share_of_tokens_without_synset(lambda corpus: 1 / 0)
     assert not result and "ZeroDivisionError" in result.message
+
+
+def _antonyms(word: str) -> list[str]:
+    found = []
+    for synset in wn.synsets(word):
+        for lemma in synset.lemmas():
+            if lemma.name().lower() == word.lower():
+                found += [a.name() for a in lemma.antonyms() if a.name() not in found]
+    return found
+
+
+def test_antonym_checker_and_reference():
+    from course_utils.wordnet import antonyms
+
+    assert "cold" in antonyms("hot") and "bad" in antonyms("good") and antonyms("dog") == []
+    assert antonyms("Hot") == antonyms("hot")
+    assert checks.check_antonyms(_antonyms)
+    every_lemma = checks.check_antonyms(
+        lambda w: list(dict.fromkeys(a.name() for s in wn.synsets(w) for l in s.lemmas() for a in l.antonyms())))
+    assert not every_lemma  # antonyms of synonyms are not antonyms of the word
+    assert "not attempted" in checks.check_antonyms(_stub).message
+
+
+def test_hints_point_the_way_without_printing_code():
+    import re
+    from pathlib import Path
+
+    source = Path(checks.__file__).read_text()
+    hints = re.findall(r'hint\s*=\s*\(?("(?:[^"\\]|\\.)*"(?:\s*"(?:[^"\\]|\\.)*")*)', source)
+    assert len(hints) == 4
+    for hint in hints:
+        assert not re.search(r"\.name\(|\.hypernyms\(|wn\.|\[0\]|\bnot \w+\(", hint), hint
+
+
+def test_antonym_checker_guards_the_reference():
+    from course_utils.wordnet import antonyms
+
+    assert not checks.check_antonyms(lambda word: antonyms(word))

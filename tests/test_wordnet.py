@@ -316,3 +316,34 @@ def test_normalise_word_and_wordnet_corpus():
     with pytest.raises(ValueError, match="empty"):
         normalise_word("   ")
     assert wordnet_corpus().synset("dog.n.01").name() == "dog.n.01"
+
+
+def test_taxonomy_statistics_match_nltk_and_are_cached(tmp_path, monkeypatch):
+    """nltk's own depth computation is the oracle (verbs: small enough to run in a unit test)."""
+    from nltk.corpus import wordnet as wn
+
+    from course_utils.wordnet import taxonomy_statistics
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    stats = taxonomy_statistics("v")
+    assert stats["synsets"] == len(list(wn.all_synsets("v")))
+    saved = dict(wn._max_depth)
+    try:
+        wn._max_depth.clear()
+        assert stats["max_depth"] == wn._compute_max_depth("v", False)
+    finally:
+        wn._max_depth.clear()
+        wn._max_depth.update(saved)
+    assert list(tmp_path.glob("wordnet_taxonomy.*.v.json"))
+    assert taxonomy_statistics("v") == stats  # read back from the cache
+    with pytest.raises(ValueError, match="pos must be"):
+        taxonomy_statistics("s")
+
+
+def test_antonyms_link_lemmas():
+    from course_utils.wordnet import antonyms
+
+    assert antonyms("hot")[:1] == ["cold"]
+    assert antonyms("increase") and all(isinstance(a, str) for a in antonyms("increase"))
+    assert antonyms("dog") == []
+    assert len(antonyms("good")) == len(set(antonyms("good")))

@@ -1,6 +1,10 @@
 """Checkers for the exercises of notebook 02 (one-hot versus dense vectors): each compares the student's
-function with the tested reference in :mod:`course_utils.vectors` on several inputs and prints a pass/fail
-line with a hint.
+function with a tested reference (:mod:`course_utils.vectors`, SciPy, or one defined below whose test uses
+:func:`course_utils.vectors.cooccurrence_matrix` as the oracle) on several inputs and prints a pass/fail
+line with a hint that points the way without giving the code.
+
+Notebook 02 asks for left-context counts, Spearman's rank correlation and cosine nearest neighbours; the
+co-occurrence and PPMI checkers serve assignments built on them.
 """
 
 from __future__ import annotations
@@ -8,11 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from course_utils import vectors
 from course_utils.exercises import ExerciseResult, check_function, guards
 
-__all__ = ["check_cooccurrence_counts", "check_ppmi", "check_nearest_neighbours"]
+__all__ = [
+    "left_context_counts",
+    "check_left_context_counts",
+    "check_spearman",
+    "check_cooccurrence_counts",
+    "check_ppmi",
+    "check_nearest_neighbours",
+]
 
 # The classic example (window 1), a wider window, a word repeated inside its own window, words outside
 # the vocabulary that still take up positions, and sentences the window must not cross.
@@ -37,10 +49,10 @@ def check_cooccurrence_counts(student: Callable[[list[list[str]], list[str], int
     (i, j) counts how often words[j] occurs within ``window`` positions left or right of words[i]."""
     return check_function(
         student, _reference_cooccurrence, _COOCCURRENCE_CASES, name="co-occurrence counts",
-        hint="for each sentence and each position t whose word is in the vocabulary, look at positions "
-             "t-window..t+window (skip t itself and positions outside the sentence) and add 1 at "
-             "[index[word_t], index[word_u]] when word_u is in the vocabulary; out-of-vocabulary words "
-             "still occupy their positions",
+        hint="map each vocabulary word to its row; for every position of every sentence whose word is in the "
+             "vocabulary, visit the neighbours up to `window` positions away on both sides (not the word "
+             "itself, and never past the sentence's ends) and count each neighbour that is in the vocabulary; "
+             "words outside the vocabulary still occupy their positions",
     )
 
 
@@ -69,9 +81,9 @@ def check_ppmi(student: Callable[[np.ndarray], np.ndarray]) -> ExerciseResult:
     matrix, with 0 wherever the count is 0 (no NaN, no −∞)."""
     return check_function(
         student, _reference_ppmi, _ppmi_cases(), name="PPMI from a count matrix", atol=1e-9,
-        hint="P(i,j) = counts / counts.sum(); P(i) = row sums / total (shape (V, 1)); P(j) = column sums "
-             "/ total (shape (1, C)); compute log(P(i,j) / (P(i) P(j))) only where counts > 0 (np.where "
-             "or a mask, inside np.errstate(divide='ignore')), set the rest to 0, then clip at 0",
+        hint="turn the counts into a joint probability and its two marginals (row and column sums, shaped so "
+             "that they broadcast against the matrix); take the log-ratio only where a count is positive, "
+             "leave every other cell at 0, and clip negative values to 0",
     )
 
 
@@ -95,7 +107,71 @@ def check_nearest_neighbours(student: Callable[[np.ndarray, list[str], str, int]
     similarity with ``word``'s row, most similar first, ``word`` itself excluded."""
     return check_function(
         student, _reference_neighbours, _neighbour_cases(), name="cosine nearest neighbours",
-        hint="normalise every row to length 1 (divide by np.linalg.norm(matrix, axis=1, keepdims=True)); "
-             "the cosines are then unit @ unit[index]; set the word's own score to -inf, and take the k "
-             "largest with np.argsort(-scores)[:k]",
+        hint="scale every row to length 1, so that a dot product of two rows is their cosine; score every "
+             "word against the query word this way, exclude the query word itself, and return the k words "
+             "with the highest scores, best first",
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 02: left-context counts and Spearman's rank correlation
+# --------------------------------------------------------------------------------------------------
+
+
+def left_context_counts(sentences: Sequence[Sequence[str]], words: Sequence[str], window: int) -> np.ndarray:
+    """Dense (|words|, |words|) counts: entry (i, j) counts occurrences of words[j] within ``window``
+    positions to the LEFT of an occurrence of words[i] (the only context a left-to-right language model
+    sees). Out-of-vocabulary words keep their positions; windows do not cross sentences. Its sum with its
+    transpose is the symmetric :func:`course_utils.vectors.cooccurrence_matrix`."""
+    if window < 1:
+        raise ValueError(f"window must be a positive integer, got {window}")
+    index = {word: i for i, word in enumerate(words)}
+    counts = np.zeros((len(words), len(words)))
+    for sentence in sentences:
+        ids = [index.get(token, -1) for token in sentence]
+        for t, i in enumerate(ids):
+            for j in ids[max(0, t - window):t]:
+                if i >= 0 and j >= 0:
+                    counts[i, j] += 1
+    return counts
+
+
+@guards(left_context_counts)
+def check_left_context_counts(student: Callable[[list[list[str]], list[str], int], np.ndarray]) -> ExerciseResult:
+    """``student(sentences, words, window)`` must return the dense left-context counts of
+    :func:`left_context_counts`."""
+    return check_function(
+        student, left_context_counts, _COOCCURRENCE_CASES, name="left-context counts",
+        hint="map each vocabulary word to its row; for every position of every sentence whose word is in the "
+             "vocabulary, visit only the positions before it, at most `window` back and never before the "
+             "sentence starts, and count each of those words that is in the vocabulary in that row; words "
+             "outside the vocabulary still occupy their positions",
+    )
+
+
+def _spearman_cases() -> list[tuple]:
+    rng = np.random.RandomState(7)
+    x = rng.normal(size=30)
+    return [
+        (np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 20.0, 30.0, 40.0])),  # same order: 1
+        (np.array([1.0, 2.0, 3.0, 4.0]), np.array([4.0, 3.0, 2.0, 1.0])),  # reversed: -1
+        (x, x ** 3 + 0.5 * rng.normal(size=30)),  # monotone relation plus noise
+        (np.array([1.0, 2.0, 2.0, 3.0, 5.0, 5.0]), np.array([3.0, 1.0, 2.0, 2.0, 6.0, 4.0])),  # ties in both
+        (rng.randint(0, 4, size=25).astype(float), rng.normal(size=25)),  # many ties
+    ]
+
+
+def _reference_spearman(x, y) -> float:
+    return float(spearmanr(x, y).statistic)
+
+
+@guards(spearmanr)  # SciPy's is the reference; the exercise is to write it
+def check_spearman(student: Callable[[np.ndarray, np.ndarray], float]) -> ExerciseResult:
+    """``student(x, y)`` must return Spearman's rank correlation of two equally long arrays, with tied
+    values given the average of their ranks (as ``scipy.stats.spearmanr``)."""
+    return check_function(
+        student, _reference_spearman, _spearman_cases(), name="Spearman's rank correlation", atol=1e-9,
+        hint="replace each array by the ranks of its values (1 for the smallest); values that are tied share "
+             "the average of the ranks they occupy; then compute the ordinary (Pearson) correlation of the "
+             "two rank arrays",
     )

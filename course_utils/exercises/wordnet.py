@@ -10,7 +10,12 @@ from collections.abc import Callable
 from course_utils import wordnet, wordnet_coverage
 from course_utils.exercises import ExerciseResult, check_function, guards
 
-__all__ = ["check_path_to_root", "check_share_of_tokens_without_synset", "check_shared_senses"]
+__all__ = [
+    "check_path_to_root",
+    "check_share_of_tokens_without_synset",
+    "check_antonyms",
+    "check_shared_senses",
+]
 
 # Nouns, an instance (Einstein is an instance of physicist), a verb, an adjective without hypernyms,
 # and the root itself.
@@ -39,8 +44,9 @@ def check_path_to_root(student: Callable[[str], list[str]]) -> ExerciseResult:
     following the first hypernym (or, for instances, the first instance hypernym) at every step."""
     return check_function(
         student, wordnet.hypernym_chain, _PATH_CASES, name="path to the root",
-        hint="start with [synset.name()], then repeat: parents = s.hypernyms() + s.instance_hypernyms(); "
-             "stop when it is empty, else move to parents[0] and append its name",
+        hint="start from the synset's own name; at every step gather its parents (hypernyms, plus instance "
+             "hypernyms for instances), stop when there are none, otherwise move to the first parent and "
+             "record its name",
     )
 
 
@@ -50,8 +56,8 @@ def check_share_of_tokens_without_synset(student: Callable) -> ExerciseResult:
     ``wn.synsets(token)`` is empty, over a list of token lists."""
     return check_function(
         student, _share_without_synset, _TOKEN_CASES, name="share of tokens without a synset",
-        hint="count tokens, not distinct words: loop over every token of every document, test "
-             "`not wn.synsets(token)`, and divide by the total number of tokens",
+        hint="count tokens, not distinct words: every occurrence in every document counts once, a token is "
+             "missing when WordNet returns no synset for it, and the share is missing tokens over all tokens",
     )
 
 
@@ -61,5 +67,21 @@ def check_shared_senses(student: Callable[[str, str], list[str]]) -> ExerciseRes
     whose lemmas include ``synonym``."""
     return check_function(
         student, wordnet.senses_with_synonym, _SHARED_CASES, name="senses shared with a synonym",
-        hint="loop over wn.synsets(word) and keep s.name() when synonym is in s.lemma_names()",
+        hint="go through the synsets of the word in WordNet's order and keep the name of each one whose list "
+             "of lemma names contains the synonym",
+    )
+
+
+_ANTONYM_CASES = [("hot",), ("good",), ("increase",), ("dog",), ("heavy",), ("Hot",)]
+
+
+@guards(wordnet.antonyms)
+def check_antonyms(student: Callable[[str], list[str]]) -> ExerciseResult:
+    """``student(word)`` must return the antonyms WordNet lists for the lemmas spelled ``word``, unique, in
+    WordNet's order (as :func:`course_utils.wordnet.antonyms`)."""
+    return check_function(
+        student, wordnet.antonyms, _ANTONYM_CASES, name="antonyms",
+        hint="antonymy links lemmas, not synsets: go through the synsets of the word, and in each only through "
+             "the lemmas spelled like the word (compare in lower case); collect the names of their antonyms, "
+             "each name once, in the order you meet them",
     )
