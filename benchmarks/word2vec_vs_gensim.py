@@ -6,19 +6,26 @@ in-vocabulary corpus words × epochs / training seconds (vocabulary building exc
 quality is the Spearman correlation on WordSim-353 and SimLex-999 (covered pairs, scored by the same
 :func:`course_utils.vectors.evaluate_similarity`). With ``--repeats`` > 1 the two trainers alternate
 (gensim, ours, gensim, ours, ...) so that load from other processes hits both alike; medians are
-reported. The last line printed is one JSON object.
+reported. The last line printed is one JSON object with everything needed to record the run: the
+medians, the ratio, the settings, the library versions, the time (UTC) and the 1-minute load average
+before and after (the ratio depends on load: gensim's threads lose more than ours on a busy machine).
 
-Usage: ``python benchmarks/word2vec_vs_gensim.py [--epochs 20] [--workers 2] [--repeats 1]``
+Usage: ``python benchmarks/word2vec_vs_gensim.py [--epochs 20] [--workers 2] [--repeats 2]``
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
 import sys
 import time
+
+import gensim
+import numpy as np
+import torch
 
 from course_utils.data import simlex999, wiki_articles, wordsim353
 from course_utils.vectors import WordVectors, evaluate_similarity
@@ -54,11 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each trainer")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each trainer")
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--lr", type=float, default=None, help="our starting learning rate (default 0.025)")
     args = parser.parse_args(argv)
     sentences = [article.tokens for article in wiki_articles()]
+    load_before = os.getloadavg()[0]
+    started = datetime.datetime.now(datetime.timezone.utc)
     runs: dict[str, list[dict]] = {"gensim": [], "ours": []}
     for repeat in range(args.repeats):
         for name, run in (("gensim", run_gensim), ("ours", run_ours)):
@@ -87,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "cores": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_before": round(load_before, 2),
+        "started_utc": started.strftime("%Y-%m-%d %H:%M"),
+        "seconds": round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1),
+        "versions": {"torch": torch.__version__, "gensim": gensim.__version__, "numpy": np.__version__},
     }
     print(json.dumps(summary))
     return 0

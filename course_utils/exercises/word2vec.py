@@ -94,8 +94,9 @@ def check_cbow_forward(student: Callable) -> ExerciseResult:
                       torch.tensor(context)))
     return check_function(
         student, _cbow_reference, cases, name="CBOW forward pass", atol=1e-8,
-        hint="h = input_table[context_ids].mean(0) (the mean, not the sum; repeated ids count twice); "
-             "scores = output_table @ h; probabilities = softmax(scores) over the V words",
+        hint="average the input vectors of the context words into h (the mean, not the sum; an id that "
+             "appears twice counts twice), score every word's output vector against h with a dot product, "
+             "and turn the V scores into probabilities with a softmax",
     )
 
 
