@@ -536,7 +536,7 @@ class DecodingComparison:
 
 @torch.no_grad()
 def compare_decoding(model: EncoderDecoder, task: NumberTranslationTask, numbers: Sequence[int], *,
-                     beam_size: int = 4) -> list[DecodingComparison]:
+                     beam_size: int = 4, progress: bool = True) -> list[DecodingComparison]:
     """Decode every number greedily and with beam search; keep every finished beam hypothesis, so that
     any length penalty can rank them afterwards (the search itself keeps the ``beam_size`` prefixes with
     the largest summed log-probability, whatever the penalty)."""
@@ -547,7 +547,12 @@ def compare_decoding(model: EncoderDecoder, task: NumberTranslationTask, numbers
         source = task.encode_source(list(numbers))
         greedy = greedy_decode(model, source, max_len=task.max_target_len)  # (B, L)
         greedy_log_probs = sequence_log_probs(model, source, greedy)  # (B,)
-        for row, n in enumerate(numbers):
+        rows = enumerate(numbers)
+        if progress and beam_size > 1:
+            from tqdm.auto import tqdm
+
+            rows = tqdm(rows, total=len(numbers), desc=f"beam search (k={beam_size})", leave=False)
+        for row, n in rows:
             hypotheses = beam_search(model, task.encode_source([n]), beam_size=beam_size, n_best=beam_size,
                                      max_len=task.max_target_len) if beam_size > 1 else []
             length = int((greedy[row, 1:] != task.pad_id).sum())

@@ -151,7 +151,7 @@ def test_compare_decoding_keeps_what_each_length_penalty_would_choose():
     task = NumberTranslationTask()
     model = make_model(task, d_model=16, n_heads=2, n_layers=1)
     numbers = [7, 19, 407]
-    results = compare_decoding(model, task, numbers, beam_size=3)
+    results = compare_decoding(model, task, numbers, beam_size=3, progress=False)
     assert [r.number for r in results] == numbers and all(isinstance(r, DecodingComparison) for r in results)
     for r in results:
         assert r.reference == " ".join(number_to_words(r.number))
