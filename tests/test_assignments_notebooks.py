@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -36,8 +35,7 @@ def _grade(path, tmp_path, version):
                                   total_timeout=TOTAL_TIMEOUT)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_solution_copy_earns_full_marks(path, tmp_path):
+def _solution_copy_earns_full_marks(path, tmp_path):
     report = _grade(path, tmp_path, "solution")
     assert report.error == "", report.to_markdown()
     assert report.points == report.max_points > 0, report.to_markdown()
@@ -45,8 +43,7 @@ def test_solution_copy_earns_full_marks(path, tmp_path):
     assert not report.notices, report.to_markdown()
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_untouched_student_copy_runs_to_the_end_and_earns_zero(path, tmp_path):
+def _untouched_student_copy_runs_to_the_end_and_earns_zero(path, tmp_path):
     report = _grade(path, tmp_path, "student")
     assert report.error == "", report.to_markdown()
     assert report.points == 0 and all(e.status == "failed" for e in report.exercises), report.to_markdown()
@@ -55,3 +52,22 @@ def test_untouched_student_copy_runs_to_the_end_and_earns_zero(path, tmp_path):
     wrong = [e for e in report.cell_errors if not e["error"].startswith(
         ("NotImplementedError", *(("AssertionError",) if e["role"] == "test" else ())))]
     assert not wrong, f"exercise cells fail for another reason than the stub: {wrong}"
+
+
+def _notebook_class(path):
+    """One test class per notebook: pytest-xdist's --dist loadscope then spreads notebooks over workers."""
+
+    def test_solution_copy_earns_full_marks(self, tmp_path):
+        _solution_copy_earns_full_marks(path, tmp_path)
+
+    def test_untouched_student_copy_runs_to_the_end_and_earns_zero(self, tmp_path):
+        _untouched_student_copy_runs_to_the_end_and_earns_zero(path, tmp_path)
+
+    return type(f"TestAssignment_{path.stem}", (), {
+        "test_solution_copy_earns_full_marks": test_solution_copy_earns_full_marks,
+        "test_untouched_student_copy_runs_to_the_end_and_earns_zero":
+            test_untouched_student_copy_runs_to_the_end_and_earns_zero})
+
+
+for _path in NOTEBOOKS:
+    globals()[f"TestAssignment_{_path.stem}"] = _notebook_class(_path)
