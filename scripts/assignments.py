@@ -369,7 +369,6 @@ c.ClearSolutions.enforce_metadata = False
 c.ClearHiddenTests.enforce_metadata = False
 # the course's notebooks train small models: far more than the 30 s default per cell
 c.Execute.timeout = 600
-c.Execute.allow_errors = True
 '''
 
 
