@@ -69,8 +69,8 @@ __all__ = [
     "epoch_examples",
     "sgd_negative_sampling",
     "train_word2vec",
+    "train_many",
     "train_with_autograd",
-    "time_training_step",
 ]
 
 ARCHITECTURES = ("skipgram", "cbow")
@@ -537,6 +537,45 @@ def train_word2vec(
     return Word2VecResult(vectors, model, vocab, config, losses, seconds, len(ids) * config.epochs / seconds, examples)
 
 
+def train_many(
+    jobs: Sequence[tuple[Sequence[Sequence[str]], Word2VecConfig]],
+    *,
+    threads: int = 2,
+    progress: bool = True,
+) -> list[Word2VecResult]:
+    """Train several independent models at once, one per thread; results in the order of ``jobs``.
+
+    Each job is ``(sentences, config)`` and runs exactly as :func:`train_word2vec` would alone (its own
+    tables and seeded random streams), so the results do not depend on ``threads`` — only the wall time
+    does, and each result's ``seconds`` includes waiting for the other jobs (do not compare them).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    if threads < 1:
+        raise ValueError(f"threads must be positive, got {threads}")
+    jobs = list(jobs)
+    if not jobs:
+        raise ValueError("no jobs given")
+    for _, config in jobs:
+        if not isinstance(config, Word2VecConfig):
+            raise TypeError(f"each job is (sentences, Word2VecConfig), got a {type(config).__name__}")
+    bar = tqdm(total=len(jobs), desc="word2vec models", disable=not progress, leave=False)
+
+    def run(job):
+        result = train_word2vec(job[0], job[1], progress=False)
+        bar.update(1)
+        return result
+
+    # one intra-op thread for every job; the outer context restores the caller's count once all are done
+    with single_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
+        try:
+            return list(pool.map(run, jobs))
+        finally:
+            bar.close()
+
+
 # ---------------------------------------------------------------------------------------------------
 # The slow, readable path: autograd and the generic training loop
 # ---------------------------------------------------------------------------------------------------
@@ -583,46 +622,3 @@ def train_with_autograd(
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     return fit(model, batches, loss_fn, optimizer, epochs=epochs, progress=progress, desc=f"{objective} objective")
-
-
-def time_training_step(
-    vocab_size: int,
-    *,
-    objective: str,
-    dim: int = 100,
-    batch_size: int = 256,
-    negatives: int = 5,
-    repeats: int = 5,
-    seed: int = 0,
-) -> float:
-    """Median seconds of one autograd training step (forward, backward, SGD) of a skip-gram model, on one core.
-
-    Random ids stand in for data: the cost depends only on the sizes. The embeddings have sparse
-    gradients, so a step updates only the rows it used: the full softmax's step grows with
-    ``vocab_size`` (it scores, and updates, all V output vectors); negative sampling's touches only
-    1 + K output rows per example.
-    """
-    if objective not in ("softmax", "negative"):
-        raise ValueError(f"objective must be 'softmax' or 'negative', got {objective!r}")
-    if repeats < 1:
-        raise ValueError(f"repeats must be positive, got {repeats}")
-    generator = torch.Generator().manual_seed(seed)
-    model = SkipGram(vocab_size, dim, sparse=True)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    noise = NoiseSampler(np.full(vocab_size, 1.0 / vocab_size), table_size=max(vocab_size, 10_000))
-    times = []
-    with single_thread():  # one core: the cost of the work itself, not of thread scheduling
-        for _ in range(repeats + 1):  # the first step warms up
-            centres = torch.randint(vocab_size, (batch_size,), generator=generator)
-            contexts = torch.randint(vocab_size, (batch_size,), generator=generator)
-            begin = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            if objective == "softmax":
-                loss = model.full_softmax_loss(centres, contexts)
-            else:
-                noise_ids = noise.sample((batch_size, negatives), generator)
-                loss = model.negative_sampling_loss(centres, contexts, noise_ids)
-            loss.backward()
-            optimizer.step()
-            times.append(time.perf_counter() - begin)
-    return float(np.median(times[1:]))

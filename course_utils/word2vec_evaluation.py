@@ -1,4 +1,4 @@
-"""Judging word2vec's vectors: analogies question by question, and the notebook's two widgets.
+"""Judging word2vec: analogies question by question, the cost of a training step, the notebook's widgets.
 
 An analogy a : b :: c : d is answered by 3CosAdd, the word whose unit vector is nearest to
 b̂ − â + ĉ (a, b and c excluded): "man : king :: woman : ?" → ideally "queen" (Mikolov, Yih and Zweig
@@ -9,16 +9,19 @@ shows where a small corpus already learned the offsets and where it did not.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from course_utils.plotting import plot_projection
+from course_utils.training import single_thread
 from course_utils.vectors import WordVectors, evaluate_similarity
-from course_utils.word2vec import Word2VecConfig, Word2VecResult, train_word2vec
+from course_utils.word2vec import NoiseSampler, SkipGram, Word2VecConfig, Word2VecResult, train_word2vec
 
-__all__ = ["AnalogyOutcome", "analogy_outcomes", "analogy_accuracy_table", "show_analogy", "explore_word2vec"]
+__all__ = ["AnalogyOutcome", "analogy_outcomes", "analogy_accuracy_table", "show_analogy", "explore_word2vec", "time_training_step"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,3 +154,51 @@ def explore_word2vec(
                         groups=[g for _, g in words], method="pca", ax=ax,
                         title=f"PCA of {architecture} vectors (D={dim}, window={window})")
     return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# The cost of one step: full softmax against negative sampling
+# ---------------------------------------------------------------------------------------------------
+
+
+def time_training_step(
+    vocab_size: int,
+    *,
+    objective: str,
+    dim: int = 100,
+    batch_size: int = 256,
+    negatives: int = 5,
+    repeats: int = 5,
+    seed: int = 0,
+) -> float:
+    """Median seconds of one autograd training step (forward, backward, SGD) of a skip-gram model, on one core.
+
+    Random ids stand in for data: the cost depends only on the sizes. The embeddings have sparse
+    gradients, so a step updates only the rows it used: the full softmax's step grows with
+    ``vocab_size`` (it scores, and updates, all V output vectors); negative sampling's touches only
+    1 + K output rows per example.
+    """
+    if objective not in ("softmax", "negative"):
+        raise ValueError(f"objective must be 'softmax' or 'negative', got {objective!r}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be positive, got {repeats}")
+    generator = torch.Generator().manual_seed(seed)
+    model = SkipGram(vocab_size, dim, sparse=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    noise = NoiseSampler(np.full(vocab_size, 1.0 / vocab_size), table_size=max(vocab_size, 10_000))
+    times = []
+    with single_thread():  # one core: the cost of the work itself, not of thread scheduling
+        for _ in range(repeats + 1):  # the first step warms up
+            centres = torch.randint(vocab_size, (batch_size,), generator=generator)
+            contexts = torch.randint(vocab_size, (batch_size,), generator=generator)
+            begin = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            if objective == "softmax":
+                loss = model.full_softmax_loss(centres, contexts)
+            else:
+                noise_ids = noise.sample((batch_size, negatives), generator)
+                loss = model.negative_sampling_loss(centres, contexts, noise_ids)
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - begin)
+    return float(np.median(times[1:]))

@@ -11,6 +11,7 @@ from course_utils.word2vec_evaluation import (
     analogy_outcomes,
     explore_word2vec,
     show_analogy,
+    time_training_step,
 )
 
 
@@ -86,3 +87,9 @@ def test_explore_word2vec_prints_scores_and_plots(capsys):
     out = capsys.readouterr().out
     assert "toy: Spearman" in out and "cat →" in out and "zebra" not in out
     assert result.vectors.dim == 8
+
+
+def test_full_softmax_step_costs_grow_with_the_vocabulary():
+    small = time_training_step(300, objective="softmax", batch_size=64, repeats=3)
+    large = time_training_step(30_000, objective="softmax", batch_size=64, repeats=3)
+    assert large > 3 * small  # 100× more words to score; generous margin for a loaded machine
