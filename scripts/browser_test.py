@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-slides", nargs="?", const="", default=None, metavar="NN",
                         help="also present notebook NN (default: the first) live in deck mode")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a notebook may run")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     from playwright.sync_api import sync_playwright
 
     sources = [p.resolve() for p in args.notebooks] or sorted(args.folder.resolve().glob("[0-9][0-9]_*.ipynb"))

@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb")
     parser.add_argument("--build", type=Path, default=ROOT / "build", help="output folder (default: build/)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds one cell may run")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     sources = [p.resolve() for p in args.notebooks] or course_notebooks(ROOT / "notebooks")
     try:
         build(args.kind, sources, args.build.resolve(), args.timeout)
