@@ -17,8 +17,11 @@ Modules follow the course order; a notebook imports what it teaches from here, a
 ``elmo``           character encoder, biLM, scalar mix, pre-training, perplexity (04)
 ``elmo_features``  ELMo layers as features: contextuality, sense and part-of-speech probes, mixes (04)
 ``attention``      scaled dot-product, masks, multi-head, positions (05)
+``rnn_attention``  Bahdanau's additive attention in a small GRU encoder-decoder (05)
+``attention_tasks`` 05's demo tasks (reversal, previous word), timing and memory measurement
 ``transformer``    blocks, encoder, decoder, encoder-decoder, decoding (06)
 ``translation_task`` the code-generated digits → English words task (06)
+``translation_inspection`` attention maps, measured alignment, greedy vs beam search (06)
 =================  ==========================================================
 
 Glossary of tensor names used in shape comments::

@@ -7,22 +7,14 @@ import torch
 
 from course_utils.translation_task import (
     WORD_KINDS,
-    DecodingComparison,
     NumberTranslationTask,
-    TranslationLab,
-    compare_decoding,
     compare_layer_norms,
-    cross_attention,
-    cross_attention_alignment,
     exact_match,
     make_model,
     number_to_digits,
     number_to_words,
-    plot_cross_attention,
-    plot_self_attention,
     train_translation_model,
     translate,
-    translation_attention,
     word_sources,
 )
 
@@ -94,14 +86,6 @@ def test_training_helpers_run_and_learn_something():
     assert 0.0 <= accuracy <= 1.0 and accuracy == history.evaluations[-1][1]
     (sentence, score), = translate(model, task, "12", beam_size=2)
     assert isinstance(sentence, str) and score <= 0.0
-    lab = TranslationLab(task, heldout)
-    lab.add(model, accuracy)
-    assert lab.model(1, 2) == (model, accuracy)
-    sources, outputs, maps = cross_attention(model, task, "40712")
-    assert sources == ["4", "0", "7", "1", "2", "</s>"] and len(maps) == 1
-    assert maps[0].shape == (2, len(outputs), len(sources))
-    assert torch.allclose(maps[0].sum(-1), torch.ones(2, len(outputs)))
-    assert len(plot_cross_attention(model, task, "40712", per_head=True).axes) == 2
 
 
 def test_compare_layer_norms_runs_four_variants():
@@ -132,37 +116,6 @@ def test_on_step_sees_every_step_and_can_keep_weights_part_way():
     assert any(not torch.equal(kept[k], v) for k, v in model.state_dict().items())  # it trained after step 2
 
 
-def test_all_attention_maps_of_one_translation():
-    task = NumberTranslationTask()
-    model = make_model(task, d_model=16, n_heads=2, n_layers=2)
-    maps = translation_attention(model, task, "407")
-    S, T = len(maps.source), len(maps.output)
-    assert maps.source == ["4", "0", "7", "</s>"]
-    assert len(maps.encoder) == len(maps.decoder) == len(maps.cross) == 2
-    assert maps.encoder[0].shape == (2, S, S) and maps.decoder[0].shape == (2, T, T)
-    assert maps.cross[0].shape == (2, T, S)
-    assert float(maps.decoder[1].triu(1).abs().max()) == 0.0  # the decoder never reads later positions
-    assert cross_attention(model, task, "407")[2][1].equal(maps.cross[1])
-    assert model.training  # the helper restores the mode it found
-    assert len(plot_self_attention(model, task, "407").axes) == 2
-
-
-def test_compare_decoding_keeps_what_each_length_penalty_would_choose():
-    task = NumberTranslationTask()
-    model = make_model(task, d_model=16, n_heads=2, n_layers=1)
-    numbers = [7, 19, 407]
-    results = compare_decoding(model, task, numbers, beam_size=3, progress=False)
-    assert [r.number for r in results] == numbers and all(isinstance(r, DecodingComparison) for r in results)
-    for r in results:
-        assert r.reference == " ".join(number_to_words(r.number))
-        assert r.greedy == translate(model, task, str(r.number))[0][0]  # beam 1 is greedy
-        assert r.beam(1.0) == translate(model, task, str(r.number), beam_size=3)[0][0]
-        assert 1 <= len(r.hypotheses) <= 3 and r.greedy_log_prob <= 0.0 and r.greedy_length >= 1
-        # α = 0 ranks by the summed log-probability, α = 1 by its mean per token
-        assert r.beam(0.0) == max(r.hypotheses, key=lambda h: h[1])[0]
-        assert r.beam(1.0) == max(r.hypotheses, key=lambda h: h[1] / h[2])[0]
-    with pytest.raises(ValueError, match="at least one"):
-        compare_decoding(model, task, [])
 
 
 def test_translation_loss_is_teacher_forced_label_smoothed_cross_entropy():
@@ -190,22 +143,3 @@ def test_word_sources_name_the_digits_each_word_comes_from():
         assert [w for w, _, _ in sources[:-1]] == number_to_words(n)
         assert all(kind in WORD_KINDS for _, kind, _ in sources)
         assert all(0 <= p <= len(str(n)) for _, _, positions in sources for p in positions)
-
-
-def test_cross_attention_alignment_counts_words_of_right_translations():
-    task = NumberTranslationTask()
-    model = make_model(task, d_model=16, n_heads=2, n_layers=1)
-    numbers = [7, 19, 407, 40712]
-    report = cross_attention_alignment(model, task, numbers)
-    counts = report.kinds
-    assert set(counts) == set(WORD_KINDS)
-    right = [n for n in numbers if translate(model, task, str(n))[0][0] == " ".join(number_to_words(n))]
-    assert sum(c.total for c in counts.values()) == sum(len(word_sources(n)) for n in right)
-    assert set(report.per_number) == set(right) and 0.0 <= report.share <= 1.0
-    assert sum(h for h, _ in report.per_number.values()) == sum(c.hits for c in counts.values())
-    for c in counts.values():
-        assert 0 <= c.hits <= c.total == sum(c.offsets.values()) and 0.0 <= c.share <= 1.0
-        assert c.hits >= c.offsets.get(0, 0)  # offset 0 is always a hit
-    with pytest.raises(ValueError, match="at least one"):
-        cross_attention_alignment(model, task, [])
-
