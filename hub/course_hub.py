@@ -112,16 +112,23 @@ class HubSettings:
                 problems.append(f"{path}: students cannot reach it, {closed} is closed to other users")
         return problems
 
-    def kernel_environment(self) -> dict[str, str]:
-        """Environment for each student's server and kernels: a thread cap and nbgrader's settings."""
+    def kernel_environment(self, instructor: bool = False) -> dict[str, str]:
+        """Environment for a user's server and kernels: a thread cap and nbgrader's settings.
+
+        Students' servers also read ``singleuser-config/students``, which turns off nbgrader's
+        instructor tools (formgrader, course list, create assignment); instructors keep them.
+        """
         threads = str(self.threads)
+        config_path = [HUB_DIR / "singleuser-config"]
+        if not instructor:
+            config_path.insert(0, HUB_DIR / "singleuser-config" / "students")  # first = takes precedence
         return {
             # One student's kernel should not take every core of a shared server.
             "OMP_NUM_THREADS": threads,
             "MKL_NUM_THREADS": threads,
             "OPENBLAS_NUM_THREADS": threads,
             # nbgrader_config.py in this folder reads these (used once nbgrader is installed).
-            "JUPYTER_CONFIG_PATH": str(HUB_DIR / "singleuser-config"),
+            "JUPYTER_CONFIG_PATH": os.pathsep.join(str(path) for path in config_path),
             "COURSE_HUB_EXCHANGE": str(self.exchange),
             "COURSE_HUB_COURSE_ID": self.course_id,
         }

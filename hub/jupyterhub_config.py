@@ -10,8 +10,8 @@ variables (``hub/course_hub.py`` lists them with their defaults).
   environment (``.venv``, built from requirements.txt by ``make setup``).
 - On every start the student's home is made private (0700) and the course notebooks they do not have
   yet are copied into ``~/lm-course/`` (their own copies are never overwritten).
-- nbgrader: ``singleuser-config/nbgrader_config.py`` points every student at one exchange folder once
-  nbgrader is installed in the course environment.
+- nbgrader: ``singleuser-config/nbgrader_config.py`` points every user at one exchange folder;
+  ``singleuser-config/students`` hides the instructor tools (formgrader) from students.
 """
 
 import pwd
@@ -72,6 +72,8 @@ c.Spawner.http_timeout = 120
 
 def _prepare_student(spawner) -> None:
     """Make the student's home private and give them the course notebooks they lack."""
+    # Instructors (admins) keep nbgrader's grading tools; students get the Assignments panel only.
+    spawner.environment = {**spawner.environment, **settings.kernel_environment(instructor=spawner.user.admin)}
     account = pwd.getpwnam(spawner.user.name)
     copied = provision_home(Path(account.pw_dir), settings.notebooks, account.pw_uid, account.pw_gid)
     spawner.log.info("course notebooks for %s: %d copied into ~/%s", spawner.user.name, len(copied),

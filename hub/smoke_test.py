@@ -495,6 +495,11 @@ def smoke_test(notebook: Path, n_users: int) -> dict:
             summary["nbgrader_collected"] = collected(course)
             check(summary["nbgrader_collected"] == sorted(names),
                   f"the instructor collected {summary['nbgrader_collected']}, not every student's submission")
+            # nbgrader's instructor tools are off on students' servers.
+            summary["formgrader_status"] = students[0].api("GET", f"/user/{names[0]}/formgrader",
+                                                           allow_redirects=False).status_code
+            check(summary["formgrader_status"] == 404, f"a student's server serves nbgrader's formgrader "
+                                                        f"({summary['formgrader_status']})")
         else:
             summary["nbgrader_collected"] = "nbgrader not installed: exchange not tested"
         # Through the proxy: A's token must not reach B's server.

@@ -207,9 +207,29 @@ def test_nbgrader_config_points_at_the_hubs_exchange(monkeypatch):
     environment = settings.kernel_environment()
     for name in ("COURSE_HUB_EXCHANGE", "COURSE_HUB_COURSE_ID"):
         monkeypatch.setenv(name, environment[name])
-    c = _load_config_file(Path(environment["JUPYTER_CONFIG_PATH"]) / "nbgrader_config.py")
+    folders = [Path(folder) for folder in environment["JUPYTER_CONFIG_PATH"].split(os.pathsep)]
+    assert [folder for folder in folders if (folder / "nbgrader_config.py").exists()] == [HUB / "singleuser-config"]
+    c = _load_config_file(HUB / "singleuser-config" / "nbgrader_config.py")
     assert c.Exchange.root == "/srv/class/exchange" and c.CourseDirectory.course_id == "lm-2027"
 
 
 def test_smoke_test_finds_processes_by_owner():
     assert os.getpid() in smoke_test.processes_of(os.getuid())
+
+
+def test_students_servers_hide_nbgraders_instructor_tools():
+    import json
+
+    settings = course_hub.HubSettings.from_environment({})
+    student = settings.kernel_environment()["JUPYTER_CONFIG_PATH"].split(os.pathsep)
+    instructor = settings.kernel_environment(instructor=True)["JUPYTER_CONFIG_PATH"].split(os.pathsep)
+    assert instructor == [str(HUB / "singleuser-config")]
+    assert student == [str(HUB / "singleuser-config" / "students"), str(HUB / "singleuser-config")]
+    students = HUB / "singleuser-config" / "students"
+    server = json.loads((students / "jupyter_server_config.d" / "nbgrader-students.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"] == {"nbgrader.server_extensions.formgrader": False,
+                                                          "nbgrader.server_extensions.course_list": False}
+    lab = json.loads((students / "labconfig" / "page_config.json").read_text())["disabledExtensions"]
+    assert {name for name, off in lab.items() if off} == {"@jupyter/nbgrader:formgrader",
+                                                          "@jupyter/nbgrader:create-assignment",
+                                                          "@jupyter/nbgrader:course-list"}
