@@ -14,7 +14,7 @@ Usage (as root, after ``make test-hub``'s installs): ``.venv/bin/python hub/smok
 5. With nbgrader installed: an instructor (root here) releases a one-exercise assignment into the
    exchange the hub points every student at; each student fetches and submits it from their kernel
    (nbgrader's command line, as the Assignments panel does) but cannot list the others' submissions;
-   the instructor collects every student's notebook.
+   the instructor collects every student's notebook; a student's server has no formgrader.
 6. Stops the hub, ends what the test users still run, deletes the users and the temporary folder.
 
 Exit status 0 when every check passed; the last line is one JSON summary.
