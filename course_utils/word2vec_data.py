@@ -214,5 +214,5 @@ class NoiseSampler:
         return self.table.index_select(0, cells).view(shape)
 
     def sample_array(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """Noise ids of the given shape drawn with a NumPy generator (what the fast trainer uses)."""
-        return self._table_array[rng.integers(0, len(self._table_array), shape, dtype=np.int32)].astype(np.int64)
+        """Noise ids of the given shape (int32) drawn with a NumPy generator (what the fast trainer uses)."""
+        return np.take(self._table_array, rng.integers(0, len(self._table_array), shape, dtype=np.int32))
