@@ -430,6 +430,9 @@ def check_live_slides(page, state: dict, screenshots: Path, name: str, timeout: 
         return problems + [f"cell {index} (the widget panel) and {dashes - 1} other cells have slide_type '-', "
                            "which jupyterlab-slideshow never shows; use '' (JupyterLab 4's '-'): "
                            "python scripts/slide_types.py --fix NOTEBOOK"], f"first live slide: {first_slide[:1]}"
+    # Go to the widget's slide: select its cell (the deck follows the active cell), else page forward.
+    page.evaluate("(i) => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }", index)
+    page.wait_for_timeout(1500)
     presses = 0
     while not cell.evaluate(on_screen) and presses < 200:
         page.keyboard.press("ArrowRight")
@@ -451,7 +454,7 @@ def check_live_slides(page, state: dict, screenshots: Path, name: str, timeout: 
     screenshots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(screenshots / f"live-slides-{name[:2]}.png"))
     _stop_deck(page)
-    return problems, f"live slide {presses + 1} (first slide: {first_slide[:1]}): moved {action}"
+    return problems, f"live slides: first slide {first_slide[:1]}; on the widget's slide moved {action}"
 
 
 def main(argv: list[str] | None = None) -> int:
