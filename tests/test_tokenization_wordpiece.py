@@ -20,9 +20,9 @@ tokenizers = pytest.importorskip("tokenizers")
 
 @pytest.fixture(scope="module")
 def corpus() -> tuple[list[str], list[str]]:
-    """A small training corpus (12 training articles + the Lee news stories) and held-out article texts."""
+    """A small training corpus (6 training articles + 150 Lee news stories) and held-out article texts."""
     train, heldout = wiki_split(0.1, seed=0)
-    texts = [" ".join(a.tokens) for a in train[:12]] + lee_documents()
+    texts = [" ".join(a.tokens) for a in train[:6]] + lee_documents()[:150]
     return texts, [" ".join(a.tokens) for a in heldout[:4]]
 
 
