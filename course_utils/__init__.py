@@ -13,6 +13,8 @@ Modules follow the course order; a notebook imports what it teaches from here, a
 ``wordnet_coverage`` WordNet's limits measured on a corpus: coverage, kinds of missing words (01)
 ``vectors``        one-hot, co-occurrence, PPMI, SVD, similarity, evaluation (02)
 ``word2vec``       skip-gram, CBOW, negative sampling, the fast trainer (03)
+``word2vec_data``  training pairs, CBOW examples, subsampling, the noise distribution (03)
+``word2vec_evaluation`` analogies per question and section, step-cost timing, 03's widgets
 ``deepwalk``       xxx2vec on graphs: random walks over WordNet as sentences (03)
 ``elmo``           character encoder, biLM, scalar mix, pre-training, perplexity (04)
 ``elmo_features``  ELMo layers as features: contextuality, sense and part-of-speech probes, mixes (04)
