@@ -73,8 +73,9 @@ class CurvePoint:
 
     def summary(self) -> str:
         (mp, sp), (ms, ss), (d, sd) = self._mean_se(self.pretrained), self._mean_se(self.scratch), self.difference
+        ratio = f"{d / sd:.1f} standard errors" if sd > 0 else "no spread over seeds"
         return (f"{self.n_examples:5d} examples: pre-trained {mp:.1%} ± {sp:.1%}, scratch {ms:.1%} ± {ss:.1%}; "
-                f"difference {d:+.1%} ± {sd:.1%} ({d / sd if sd > 0 else float('inf'):.1f} standard errors)")
+                f"difference {d:+.1%} ± {sd:.1%} ({ratio})")
 
 
 def learning_curve(pretrained: PretrainedBert, train: TaskData, test: TaskData, budgets: Sequence[int], *,
