@@ -428,7 +428,12 @@ def grade_submission(path: Path, *, notebooks: Path = ROOT / "notebooks", assign
         report.seconds = time.monotonic() - start
         return report
     nonce = secrets.token_hex(16)
-    notebook, report.notices = grading_notebook(source, submission, nonce)
+    try:
+        notebook, report.notices = grading_notebook(source, submission, nonce)
+    except Exception as error:  # noqa: BLE001 - e.g. cells that are not objects: a report, not a crash
+        report.error = f"the submission's cells cannot be read as notebook cells: {type(error).__name__}: {error}"
+        report.seconds = time.monotonic() - start
+        return report
     with tempfile.TemporaryDirectory(prefix="course-grade-") as folder:
         notebook_path, progress_path = Path(folder) / "grading.ipynb", Path(folder) / "progress.jsonl"
         nbformat.write(notebook, notebook_path)

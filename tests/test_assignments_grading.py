@@ -182,6 +182,8 @@ def test_malformed_json_gets_a_report_and_a_folder_gets_a_gradebook(tmp_path, co
     report = _grade(tmp_path, '{"cells": [ this is not json', cell_timeout=5, total_timeout=5)
     assert report.points == 0 and report.max_points == 2 and report.assignment == NAME
     assert "not a valid notebook" in report.error and report.wall < 5
+    odd = _grade(tmp_path, '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [1, "x"]}')
+    assert odd.points == 0 and ("not a valid notebook" in odd.error or "cannot be read" in odd.error), odd.error
     folder = tmp_path / "submitted"
     for student, text in (("bob", "{}"), ("carol", "[1, 2")):
         (folder / student).mkdir(parents=True)
