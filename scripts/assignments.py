@@ -374,6 +374,7 @@ c.Execute.timeout = 600
 
 def run_generate_assignment(course: Path, name: str) -> None:
     """``nbgrader generate_assignment NAME --no-db --force`` on the course folder (nbgrader's own layout)."""
+    course = course.resolve()
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", name, f"--CourseDirectory.root={course}",
                "--no-db", "--force", "--log-level=WARN"]
     done = subprocess.run(command, cwd=course, capture_output=True, text=True)
