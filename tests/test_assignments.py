@@ -165,7 +165,10 @@ def _imported_names(tree):
 def test_student_copy_does_not_import_the_functions_the_exercises_ask_for(path):
     source = _source(path)
     student = assignments.student_version(source)
-    references = {r: e["grade_id"] for e in _exercises(source) for r in e["references"]}
+    # functions only: a guarded class (word2vec.CBOW) is often what the rest of the notebook trains, and the
+    # guard keeps its methods out of the student's reach anyway
+    references = {r: e["grade_id"] for e in _exercises(source) for r in e["references"]
+                  if not isinstance(exercise_machinery.resolve_reference(r), type)}
     exercise_cells = {i for e in _exercises(source) for i in e["solution_cells"]}
     offenders = []
     for index, cell in enumerate(student.cells):
