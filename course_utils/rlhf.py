@@ -16,6 +16,7 @@ Formulas (per response token t of a response of length n; masks pick the respons
     PPO policy loss     ρ = exp(log π − log π_old),   L = −mean min(ρ·A, clip(ρ, 1−ε, 1+ε)·A)
     PPO value loss      V_c = V_old + clip(V − V_old, −ε_v, ε_v),   L = ½·mean max((V − G)², (V_c − G)²)
     DPO loss            L = −mean log σ(β·[(log π − log π_ref)(chosen) − (log π − log π_ref)(rejected)])
+    KL-regularised optimum  π*(y|x) = π_ref(y|x)·exp(r(x, y)/β) / Z(x)   (maximises E r − β·KL(π‖π_ref))
 
 Every log σ is ``F.logsigmoid`` so that extreme scores give finite losses. The model pieces (SFT, the
 reward model, the policy's value head, best-of-n) are in :mod:`course_utils.rlhf_models`, the training
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +46,8 @@ __all__ = [
     "dpo_loss",
     "check_beta",
     "check_clip_range",
+    "KLOptimum",
+    "kl_regularised_optimum",
 ]
 
 
@@ -224,3 +228,37 @@ def dpo_loss(chosen_log_probs: Tensor, rejected_log_probs: Tensor, ref_chosen_lo
         raise ValueError("no pairs: the log-probabilities are empty")
     margin = (chosen_log_probs - ref_chosen_log_probs) - (rejected_log_probs - ref_rejected_log_probs)
     return -F.logsigmoid(beta * margin).mean()
+
+
+# --------------------------------------------------------------------------------------------------
+# The exact optimum of the KL-regularised objective on a finite set of responses
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class KLOptimum:
+    """π* over the given responses: ``probs`` (N,), its expected reward E_π*[r] and KL(π*‖π_ref) in nats."""
+
+    probs: Tensor
+    expected_reward: float
+    kl: float
+
+
+def kl_regularised_optimum(ref_log_probs: Tensor, rewards: Tensor, beta: float) -> KLOptimum:
+    """The closed-form maximiser of E_π[r] − β·KL(π‖π_ref) over N candidate responses to one prompt.
+
+    ``ref_log_probs`` (N,): log π_ref of each candidate (renormalised over the N, so a restricted set such
+    as the reference's top responses is allowed); ``rewards`` (N,). log π* = log π_ref + r/β − log Z.
+    """
+    beta = check_beta(beta, allow_zero=False)
+    if ref_log_probs.dim() != 1 or ref_log_probs.shape != rewards.shape or ref_log_probs.numel() == 0:
+        raise ValueError(f"ref_log_probs and rewards must be (N,) with N >= 1, got {tuple(ref_log_probs.shape)} "
+                         f"and {tuple(rewards.shape)}")
+    if not (torch.isfinite(rewards).all() and (ref_log_probs < float("inf")).all() and not ref_log_probs.isnan().any()):
+        raise ValueError("rewards must be finite and log-probabilities must not be NaN or +inf")
+    ref = ref_log_probs.double().log_softmax(-1)  # renormalised over the candidates
+    optimum = (ref + rewards.double() / beta).log_softmax(-1)  # (N,) log π*
+    probs = optimum.exp()
+    kept = probs > 0  # 0·log 0 = 0
+    kl = (probs[kept] * (optimum[kept] - ref[kept])).sum()
+    return KLOptimum(probs.to(rewards.dtype), float((probs * rewards.double()).sum()), float(kl))

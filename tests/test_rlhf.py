@@ -14,6 +14,7 @@ from course_utils.rlhf import (
     dpo_loss,
     gae,
     kl_penalised_rewards,
+    kl_regularised_optimum,
     masked_mean,
     pairwise_ranking_loss,
     ppo_policy_loss,
@@ -169,3 +170,28 @@ def test_parameter_checks():
             check_beta(bad)
     with pytest.raises(ValueError, match="> 0"):
         check_beta(0.0, allow_zero=False)
+
+
+def test_kl_regularised_optimum_by_hand_and_the_dpo_identity():
+    e = math.e
+    result = kl_regularised_optimum(torch.log(torch.tensor([0.5, 0.5])), torch.tensor([1.0, 0.0]), beta=1.0)
+    p = torch.tensor([e / (e + 1), 1 / (e + 1)])
+    assert_close(result.probs, p)
+    assert result.expected_reward == pytest.approx(e / (e + 1))
+    assert result.kl == pytest.approx(float((p * torch.log(p / 0.5)).sum()))
+    # the identity DPO is built on: β·log(π*/π_ref) differences recover reward differences
+    ref = torch.log(torch.tensor([0.6, 0.3, 0.1]))
+    rewards = torch.tensor([0.2, 1.5, -0.7])
+    beta = 0.4
+    optimum = kl_regularised_optimum(ref, rewards, beta)
+    implied = beta * (optimum.probs.log() - ref)
+    assert_close(implied - implied[0], rewards - rewards[0], atol=1e-5, rtol=1e-5)
+    # large β stays at the reference (KL → 0); small β concentrates on the best reward
+    assert kl_regularised_optimum(ref, rewards, 1e4).kl < 1e-6
+    assert kl_regularised_optimum(ref, rewards, 1e-3).expected_reward == pytest.approx(1.5)
+    # a restricted candidate set: the reference log-probabilities are renormalised over it
+    assert_close(kl_regularised_optimum(ref[:2], rewards[:2], 1e4).probs, torch.tensor([2 / 3, 1 / 3]), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="beta"):
+        kl_regularised_optimum(ref, rewards, 0.0)
+    with pytest.raises(ValueError, match=r"\(N,\)"):
+        kl_regularised_optimum(ref, rewards[:2], 1.0)
