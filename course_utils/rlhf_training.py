@@ -16,7 +16,9 @@ One PPO step::
 Dropout is off throughout (eval mode; gradients still flow): with it on, π would differ from π_old at
 the first epoch and the ratio would not start at 1. A loss or gradient that is not finite stops training
 with a message instead of writing NaN into the weights. The losses are in :mod:`course_utils.rlhf`, the
-models in :mod:`course_utils.rlhf_models`.
+models in :mod:`course_utils.rlhf_models`. The last section runs the stages on the course's tasks
+(:mod:`course_utils.rlhf_tasks`): SFT on demonstrations, comparisons from the labeler's rankings, and the
+labeler's (gold) score of a policy's greedy answers.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from course_utils.generation import generate
 from course_utils.gpt import GPT
+from course_utils.icl_tasks import encode
 from course_utils.rlhf import (
     check_beta,
     check_clip_range,
@@ -42,6 +46,7 @@ from course_utils.rlhf import (
     pairwise_ranking_loss,
     ppo_policy_loss,
     ppo_value_loss,
+    ranking_to_pairs,
     whiten,
 )
 from course_utils.rlhf_models import (
@@ -54,7 +59,9 @@ from course_utils.rlhf_models import (
     response_log_probs,
     sample_responses,
     sequence_log_probs,
+    sft_loss,
 )
+from course_utils.rlhf_tasks import STOP_ID, Labeler, Prompt, demonstration
 from course_utils.training import evaluating
 
 __all__ = [
@@ -66,6 +73,9 @@ __all__ = [
     "train_ppo",
     "DPOResult",
     "train_dpo",
+    "train_sft",
+    "collect_comparisons",
+    "labeler_scores",
 ]
 
 
@@ -324,3 +334,73 @@ def train_dpo(policy: GPT, comparisons: Sequence[Comparison], *, beta: float = 0
             result.history.append({"step": step, "loss": loss.item(), "margin": float(margin.mean()),
                                    "accuracy": float((margin > 0).float().mean())})
     return result
+
+
+# --------------------------------------------------------------------------------------------------
+# The stages on the course's instruction tasks
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_prompts(prompts: Sequence[Prompt]) -> None:
+    if not prompts or not all(isinstance(p, Prompt) for p in prompts):
+        raise ValueError("give a non-empty list of rlhf_tasks.Prompt")
+
+
+def train_sft(model: GPT, prompts: Sequence[Prompt], *, steps: int = 200, batch_size: int = 32,
+              learning_rate: float = 1e-3, max_grad_norm: float = 1.0, seed: int = 0) -> list[float]:
+    """Step 1: fine-tune ``model`` in place on prompt → demonstration, loss on the response tokens only."""
+    model = require_policy(model)
+    _check_prompts(prompts)
+    _check_positive_int(steps=steps, batch_size=batch_size)
+    demonstrations = [encode(demonstration(p)) for p in prompts]
+    rng = np.random.RandomState(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    device = next(model.parameters()).device
+    losses = []
+    with _dropout_off(model):
+        for step in range(steps):
+            indices = rng.choice(len(prompts), min(batch_size, len(prompts)), replace=False)
+            batch = make_response_batch([prompts[i].ids() for i in indices], [demonstrations[i] for i in indices])
+            loss = sft_loss(model, batch.to(device))
+            _step(model, optimizer, loss, max_grad_norm, step, "SFT")
+            losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def collect_comparisons(policy: GPT, prompts: Sequence[Prompt], labeler: Labeler, *, k: int = 4,
+                        max_new_tokens: int = 6, temperature: float = 1.0, seed: int = 0) -> list[Comparison]:
+    """Step 2's data: sample ``k`` responses per prompt, let ``labeler`` rank the distinct ones, and turn
+    each ranking into all its (better, worse) pairs. Prompts with fewer than 2 distinct samples give none."""
+    policy = require_policy(policy)
+    _check_prompts(prompts)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"a ranking needs K >= 2 responses per prompt, got k={k!r}")
+    generator = torch.Generator().manual_seed(seed)
+    comparisons = []
+    device = next(policy.parameters()).device
+    for prompt in prompts:
+        ids = torch.tensor([prompt.ids()] * k, device=device)
+        out = generate(policy, ids, max_new_tokens=max_new_tokens, temperature=temperature, stop_token=STOP_ID,
+                       generator=generator)
+        distinct = list(dict.fromkeys(tuple(r) for r in out.as_lists()))
+        if len(distinct) < 2:
+            continue
+        ranking = labeler.rank(prompt, distinct)
+        comparisons += [Comparison(tuple(prompt.ids()), distinct[b], distinct[w]) for b, w in ranking_to_pairs(ranking)]
+    return comparisons
+
+
+@torch.no_grad()
+def labeler_scores(policy: GPT, prompts: Sequence[Prompt], labeler: Labeler, *, max_new_tokens: int = 6,
+                   ) -> list[float]:
+    """Evaluation only: the labeler's gold score of the policy's greedy response to each prompt."""
+    policy = require_policy(policy)
+    _check_prompts(prompts)
+    device = next(policy.parameters()).device
+    scores = []
+    for prompt in prompts:
+        out = generate(policy, torch.tensor([prompt.ids()], device=device), max_new_tokens=max_new_tokens,
+                       stop_token=STOP_ID)
+        scores.append(labeler.score(prompt, out.as_lists()[0]))
+    return scores

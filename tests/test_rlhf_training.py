@@ -6,15 +6,20 @@ from __future__ import annotations
 import pytest
 import torch
 
+from course_utils.generation import generate
 from course_utils.gpt import GPT, GPTConfig
 from course_utils.rlhf_models import RewardModel, make_response_batch, sequence_log_probs
+from course_utils.rlhf_tasks import STOP_ID, VOCAB_SIZE, Labeler, make_prompts
 from course_utils.rlhf_training import (
     Comparison,
     PPOConfig,
+    collect_comparisons,
+    labeler_scores,
     pairwise_accuracy,
     train_dpo,
     train_ppo,
     train_reward_model,
+    train_sft,
 )
 
 TARGET = 3  # the toy reward: the share of response tokens equal to this one
@@ -103,3 +108,51 @@ def test_reward_model_learns_a_toy_preference():
         train_reward_model(_gpt(), train, steps=1)
     with pytest.raises(ValueError, match="no comparisons"):
         pairwise_accuracy(rm, [])
+
+
+# ---- the stages on the course's instruction tasks ----------------------------------------------------------
+
+
+def _task_gpt(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=VOCAB_SIZE, context_length=24, d_model=32, n_heads=2, n_layers=2, d_ff=64,
+                         dropout=0.0))
+
+
+def test_sft_on_demonstrations_lowers_the_response_loss_and_raises_the_labeler_score():
+    model = _task_gpt()
+    prompts = make_prompts(64, seed=0, tasks=["copy"], min_letters=2, max_letters=2)
+    labeler = Labeler()
+    before = sum(labeler_scores(model, prompts[:16], labeler)) / 16
+    losses = train_sft(model, prompts, steps=60, batch_size=32, learning_rate=3e-3)
+    after = sum(labeler_scores(model, prompts[:16], labeler)) / 16
+    assert losses[-1] < losses[0] / 2
+    assert after > before + 0.2
+    with pytest.raises(ValueError, match="Prompt"):
+        train_sft(model, [[1, 2]], steps=1)
+
+
+def test_labeler_scores_grade_the_greedy_response():
+    model = _task_gpt(1)
+    prompt = make_prompts(1, seed=3)[0]
+    out = generate(model, [prompt.ids()], max_new_tokens=6, stop_token=STOP_ID)
+    assert labeler_scores(model, [prompt], Labeler()) == [Labeler().score(prompt, out.as_lists()[0])]
+
+
+def test_collect_comparisons_turns_each_ranking_into_all_its_pairs():
+    model = _task_gpt(2)
+    prompts = make_prompts(6, seed=1)
+    labeler = Labeler("concise")
+    comparisons = collect_comparisons(model, prompts, labeler, k=4, max_new_tokens=4, seed=0)
+    by_prompt: dict = {}
+    for c in comparisons:
+        by_prompt.setdefault(c.prompt, []).append(c)
+    assert by_prompt  # an untrained model's samples differ
+    for prompt in prompts:
+        pairs = by_prompt.get(tuple(prompt.ids()), [])
+        responses = {r for c in pairs for r in (c.better, c.worse)}
+        assert len(pairs) == len(responses) * (len(responses) - 1) // 2  # all K·(K−1)/2 pairs
+        for c in pairs:  # the better one is ranked first by the labeler
+            assert labeler.rank(prompt, [c.better, c.worse]) == [0, 1]
+    with pytest.raises(ValueError, match="K >= 2"):
+        collect_comparisons(model, prompts, labeler, k=1)
