@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.tokenization import Vocabulary, minibatches, tokenize  # noqa: F401  (temporary re-export)
+from course_utils.tokenization import tokenize
 
 __all__ = [
     "cache_dir",
