@@ -157,6 +157,8 @@ def _launch(playwright):
 
 def _stop_deck(page) -> None:
     """Leave deck mode; it persists in the user settings, so later notebooks would open presenting."""
+    if page.evaluate("() => document.body.dataset.jpDeckMode !== 'presenting'"):
+        return
     page.keyboard.press("Shift+Escape")
     page.evaluate("""async () => { if (document.body.dataset.jpDeckMode === 'presenting')
                                         await window.jupyterapp.commands.execute('deck:stop'); }""")
@@ -172,6 +174,8 @@ def open_notebook(page, base_url: str, name: str) -> None:
                    && p.sessionContext.session && p.sessionContext.session.kernel
                    && p.sessionContext.session.kernel.status === 'idle'; }""",
         arg=name, timeout=120_000)
+    if page.evaluate("() => document.body.dataset.jpDeckMode === 'presenting'"):  # left on by a failed run
+        _stop_deck(page)
 
 
 def run_all(page, timeout: float) -> dict:
@@ -412,6 +416,13 @@ def check_static_page(browser, path: Path, screenshots: Path) -> Report:
 def check_live_slides(page, state: dict, screenshots: Path, name: str, timeout: float) -> tuple[list[str], str]:
     """Present the run notebook live in jupyterlab-slideshow's deck mode: the first slide shows, and on
     the widget's slide moving a control changes the output (a live kernel behind the slide)."""
+    try:
+        return _present(page, state, screenshots, name, timeout)
+    finally:
+        _stop_deck(page)
+
+
+def _present(page, state: dict, screenshots: Path, name: str, timeout: float) -> tuple[list[str], str]:
     # Start at the first cell, as a presenter would, and page forward until the widget's slide shows.
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
     page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="deck"] jp-button').click()
@@ -453,7 +464,6 @@ def check_live_slides(page, state: dict, screenshots: Path, name: str, timeout: 
         problems.append(f"on the slide, moved {action}; the widget output shows an error: {error}")
     screenshots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(screenshots / f"live-slides-{name[:2]}.png"))
-    _stop_deck(page)
     return problems, f"live slides: first slide {first_slide[:1]}; on the widget's slide moved {action}"
 
 
