@@ -12,6 +12,10 @@ import pytest
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# Fixture notebooks (a deliberately failing cell for the browser test, a grading fixture) are inputs
+# to tests, not course notebooks: nbval must not collect and run them.
+collect_ignore_glob = ["fixtures/*"]
+
 _real_connect = socket.socket.connect
 
 

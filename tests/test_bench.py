@@ -80,7 +80,7 @@ def test_run_benchmark_reads_summary_and_goal(tmp_path):
     result = run_all.run_benchmark(path, timeout=60)
     assert result.ran and result.description == "Ours vs peer." and result.summary["peer"] == "Peer"
     assert [(c.measure, c.value, c.met) for c in result.goals] == [("speed_ratio", 0.7, True)]
-    assert result.seconds > 0
+    assert result.seconds >= 0  # rounded to 0.1 s: a tiny fake benchmark may round to 0.0
 
 
 def test_run_benchmark_reports_failures(tmp_path):
