@@ -248,8 +248,18 @@ def move_one_control(cell) -> str:
         control.click()
         after = str(control.is_checked())
     else:
+        # Several text boxes (a sentence beside a word to find in it): lengthen the longest one by
+        # repeating its last word, which keeps every word it had; one box: drop its last letter.
+        boxes = texts.all()
+        if len(boxes) > 1:
+            control = max(boxes, key=lambda box: len(box.input_value()))
+            row = control.locator("xpath=ancestor-or-self::*[contains(@class,'widget-inline-hbox')][1]").first
+            name = re.sub(r"[\u200b\s]+", " ", row.inner_text() if row.count() else "").strip()[:40] or kind
         before = control.input_value()
-        after = before[:-1] if len(before) > 1 else before + "a"
+        if len(boxes) > 1 and before.split():
+            after = f"{before} {before.split()[-1]}"
+        else:
+            after = before[:-1] if len(before) > 1 else before + "a"
         control.fill(after)
         control.press("Enter")
     buttons = cell.locator(".widget-button, button.jupyter-button")
