@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from .bert import Bert, PretrainedBert
 from .bert_tasks import BertBatch, collate, pack_pair
-from .tokenization import _is_punctuation, pre_tokenize
+from .tokenization import pre_tokenize, split_on_punctuation
 from .training import evaluating, fit
 
 __all__ = [
@@ -276,21 +276,6 @@ def _case_tag(word: str) -> int:
     return 1 if letters and letters[0].isupper() else 0
 
 
-def _split_keep_case(text: str) -> list[str]:
-    words: list[str] = []
-    for chunk in text.split():
-        current = ""
-        for ch in chunk:
-            if _is_punctuation(ch):
-                words += [current, ch] if current else [ch]
-                current = ""
-            else:
-                current += ch
-        if current:
-            words.append(current)
-    return words
-
-
 def truecasing_examples(pretrained: PretrainedBert, sentences: Sequence[str]) -> tuple[TaskData, list[list[str]]]:
     """Token-tagging data: lower-cased pieces in, one case tag per word (on its first piece) out.
 
@@ -300,7 +285,7 @@ def truecasing_examples(pretrained: PretrainedBert, sentences: Sequence[str]) ->
     tok = pretrained.tokenizer
     inputs, labels, kept = [], [], []
     for sentence in sentences:
-        cased = _split_keep_case(sentence)
+        cased = split_on_punctuation(sentence)
         words = pre_tokenize(sentence)
         if [w.lower() for w in cased] != words or not words:
             continue

@@ -193,10 +193,15 @@ def normalize_for_wordpiece(text: str) -> str:
     return stripped.lower()
 
 
-def pre_tokenize(text: str) -> list[str]:
-    """Normalise, then split into words on white space, each punctuation character a word of its own."""
+def split_on_punctuation(text: str) -> list[str]:
+    """Split on white space, each punctuation character a word of its own; no normalisation (case kept).
+
+    ``split_on_punctuation("Hello, World!")`` → ``['Hello', ',', 'World', '!']``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"expected a string, got {type(text).__name__}")
     words: list[str] = []
-    for chunk in normalize_for_wordpiece(text).split():
+    for chunk in text.split():
         current = ""
         for ch in chunk:
             if _is_punctuation(ch):
@@ -209,6 +214,11 @@ def pre_tokenize(text: str) -> list[str]:
         if current:
             words.append(current)
     return words
+
+
+def pre_tokenize(text: str) -> list[str]:
+    """Normalise, then split into words on white space, each punctuation character a word of its own."""
+    return split_on_punctuation(normalize_for_wordpiece(text))
 
 
 def _merge_symbols(left: str, right: str) -> str:
@@ -440,7 +450,7 @@ class WordPiece:
         return f"WordPiece({len(self)} pieces: {', '.join(self.vocab[len(self.specials):len(self.specials) + 5])}, ...)"
 
 
-__all__ += ["WORDPIECE_SPECIALS", "normalize_for_wordpiece", "pre_tokenize", "train_wordpiece", "WordPiece"]
+__all__ += ["WORDPIECE_SPECIALS", "normalize_for_wordpiece", "pre_tokenize", "split_on_punctuation", "train_wordpiece", "WordPiece"]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -153,3 +153,13 @@ def test_bad_input():
     with pytest.raises(FileNotFoundError, match="no WordPiece vocabulary"):
         WordPiece.load("/nonexistent/vocab.txt")
     assert wp.decode([wp.cls_id, 5, wp.sep_id], skip_specials=True) == "a"
+
+
+def test_split_on_punctuation_keeps_case_and_pre_tokenize_builds_on_it():
+    from course_utils.tokenization import pre_tokenize, split_on_punctuation
+
+    assert split_on_punctuation("Hello, World!  U.S.-made") == ["Hello", ",", "World", "!", "U", ".", "S", ".", "-", "made"]
+    assert split_on_punctuation("") == []
+    assert pre_tokenize("Héllo, World!") == ["hello", ",", "world", "!"]
+    with pytest.raises(TypeError, match="string"):
+        split_on_punctuation(None)
