@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _interleaved import interleaved_medians  # noqa: E402  (benchmarks/ is on sys.path)
 
 from course_utils.bert import Bert, BertConfig, huggingface_state_dict  # noqa: E402
 
@@ -80,14 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         hidden.pow(2).mean().backward()
         return time.perf_counter() - start
 
-    for _ in range(args.warmup):
-        step("ours")
-        step("hf")
-    times = {"ours": [], "hf": []}
-    for _ in range(args.repeats):
-        for name in times:
-            times[name].append(step(name))
-    seconds = {name: statistics.median(values) for name, values in times.items()}
+    seconds = interleaved_medians(step, ("ours", "hf"), warmup=args.warmup, repeats=args.repeats)
     rate = {name: tokens / s for name, s in seconds.items()}
     print(f"forward+backward, {tokens} real tokens (16 x 128 with padding): ours {seconds['ours'] * 1e3:.0f} ms "
           f"({rate['ours']:,.0f} tok/s), HF BertModel {seconds['hf'] * 1e3:.0f} ms ({rate['hf']:,.0f} tok/s); "

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _interleaved import interleaved_medians  # noqa: E402  (benchmarks/ is on sys.path)
 
 from course_utils.generation import generate  # noqa: E402
 from course_utils.gpt import GPT, GPTConfig, to_hf_gpt2  # noqa: E402
@@ -82,14 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
         optimizer.step()
         return time.perf_counter() - start
 
-    for _ in range(args.warmup):
-        train_step("ours")
-        train_step("hf")
-    times = {"ours": [], "hf": []}
-    for _ in range(args.repeats):
-        for name in times:
-            times[name].append(train_step(name))
-    step = {name: statistics.median(values) for name, values in times.items()}
+    step = interleaved_medians(train_step, ("ours", "hf"), warmup=args.warmup, repeats=args.repeats)
     throughput = {name: tokens / seconds for name, seconds in step.items()}
     peak = matmul_peak(args.threads)
     achieved = step_flops(config, tokens) / step["ours"] / 1e9

@@ -183,3 +183,20 @@ def test_fresh_clone_times_lab_until_it_answers_and_test_until_it_ends(tmp_path)
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2)
     assert results["make test"] == {"seconds": results["make test"]["seconds"], "ok": True,
                                     "result": "exit status 0; 3 passed in 0.10s"}
+
+
+def test_interleaved_medians_alternates_and_takes_medians():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _interleaved import interleaved_medians
+
+    calls = []
+    fake = {"ours": iter([9.0, 1.0, 3.0, 2.0]), "peer": iter([9.0, 4.0, 6.0, 5.0])}
+
+    def step(name):
+        calls.append(name)
+        return next(fake[name])
+
+    assert interleaved_medians(step, ("ours", "peer"), warmup=1, repeats=3) == {"ours": 2.0, "peer": 5.0}
+    assert calls == ["ours", "peer"] * 4
+    with pytest.raises(ValueError, match="repeats"):
+        interleaved_medians(step, ("ours",), warmup=0, repeats=0)
