@@ -31,7 +31,7 @@ from course_utils.attention import (
     causal_mask,
 )
 from course_utils.rnn_attention import RNNEncoderDecoder
-from course_utils.training import TrainingHistory, fit
+from course_utils.training import TrainingHistory, fit, on_device
 
 __all__ = [
     "TASK_WORDS",
@@ -86,31 +86,41 @@ def reversal_loss(model: RNNEncoderDecoder, batch: tuple[Tensor, Tensor, Tensor]
 
 
 def train_reverser(*, steps: int = 300, batch_size: int = 64, length: int = 6, lr: float = 1e-2, seed: int = 0,
-                   progress: bool = True, **sizes: int) -> tuple[RNNEncoderDecoder, TrainingHistory]:
+                   progress: bool = True, device: str | torch.device | None = None, **sizes: int,
+                   ) -> tuple[RNNEncoderDecoder, TrainingHistory]:
     """Train a small :class:`RNNEncoderDecoder` (``sizes``: embedding_size, hidden_size, attention_size)
-    to reverse random sequences of ``length`` words with Adam; returns the model and its history."""
+    to reverse random sequences of ``length`` words with Adam; returns the model (on the CPU) and its history.
+
+    ``device``: where to train (None: :func:`course_utils.training.choose_device`). Weights and batches
+    are drawn on the CPU from the seed, so every device starts from the same ones."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = RNNEncoderDecoder(len(TASK_WORDS) + 2, **sizes)
     batches = [reversal_batch(batch_size, length, generator) for _ in range(steps)]
-    history = fit(model, batches, reversal_loss, torch.optim.Adam(model.parameters(), lr=lr), grad_clip=1.0,
-                  progress=progress, desc="training the reverser")
+    with on_device(model, device) as target:
+        history = fit(model, batches, reversal_loss, torch.optim.Adam(model.parameters(), lr=lr), grad_clip=1.0,
+                      progress=progress, desc="training the reverser", device=target)
     return model.eval(), history
 
 
 @torch.no_grad()
-def reversal_accuracy(model: RNNEncoderDecoder, source: Tensor) -> float:
-    """Share of ``source`` rows (B, L) whose greedy decoding is exactly the reversed row."""
-    decoded = model.greedy(source, source.shape[1]).logits.argmax(-1)  # (B, L)
-    return float((decoded == source.flip(1)).all(1).float().mean())
+def reversal_accuracy(model: RNNEncoderDecoder, source: Tensor, *, device: str | torch.device | None = None) -> float:
+    """Share of ``source`` rows (B, L) whose greedy decoding is exactly the reversed row (run on ``device``;
+    None: :func:`course_utils.training.choose_device`)."""
+    with on_device(model, device) as target:
+        source = source.to(target)
+        decoded = model.greedy(source, source.shape[1]).logits.argmax(-1)  # (B, L)
+        return float((decoded == source.flip(1)).all(1).float().mean())
 
 
 @torch.no_grad()
-def alignment_accuracy(model: RNNEncoderDecoder, source: Tensor) -> float:
+def alignment_accuracy(model: RNNEncoderDecoder, source: Tensor, *, device: str | torch.device | None = None,
+                       ) -> float:
     """Share of (sequence, output step t) whose largest attention weight (teacher forcing) falls on the
-    source position the output word comes from, S-1-t."""
+    source position the output word comes from, S-1-t (run on ``device``, as :func:`reversal_accuracy`)."""
     _, target_in, _ = _teacher_inputs(source)
-    weights = model(source, target_in).weights  # (B, T, S)
+    with on_device(model, device) as target:
+        weights = model(source.to(target), target_in.to(target)).weights.cpu()  # (B, T, S)
     length = source.shape[1]
     mirrored = torch.arange(length - 1, -1, -1)  # output step t copies source position S-1-t
     return float((weights.argmax(-1) == mirrored).float().mean())
@@ -168,22 +178,30 @@ def previous_word_loss(model: PreviousWordModel, batch: tuple[Tensor, Tensor]) -
 
 
 @torch.no_grad()
-def previous_word_accuracy(model: PreviousWordModel, words: Tensor, targets: Tensor) -> float:
-    """Share of scored positions (1..T-1) where the most probable word is the previous word."""
-    logits, _ = model(words)
-    return float((logits[:, 1:].argmax(-1) == targets[:, 1:]).float().mean())
+def previous_word_accuracy(model: PreviousWordModel, words: Tensor, targets: Tensor, *,
+                           device: str | torch.device | None = None) -> float:
+    """Share of scored positions (1..T-1) where the most probable word is the previous word (run on
+    ``device``; None: :func:`course_utils.training.choose_device`)."""
+    with on_device(model, device) as target:
+        logits, _ = model(words.to(target))
+        return float((logits[:, 1:].argmax(-1) == targets[:, 1:].to(target)).float().mean())
 
 
 def train_previous_word_model(positions: str, *, steps: int = 300, batch_size: int = 64, lr: float = 1e-2,
-                              seed: int = 0, progress: bool = True) -> tuple[PreviousWordModel, TrainingHistory]:
+                              seed: int = 0, progress: bool = True, device: str | torch.device | None = None,
+                              ) -> tuple[PreviousWordModel, TrainingHistory]:
     """Train a :class:`PreviousWordModel`; the same seed gives every kind of positions the same initial
-    word embeddings and attention weights (created in the same order) and the same batches."""
+    word embeddings and attention weights (created in the same order) and the same batches.
+
+    ``device``: where to train (None: :func:`course_utils.training.choose_device`); the model comes back
+    on the CPU."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = PreviousWordModel(positions)
     batches = [previous_word_batch(batch_size, generator) for _ in range(steps)]
-    history = fit(model, batches, previous_word_loss, torch.optim.Adam(model.parameters(), lr=lr),
-                  progress=progress, desc=f"positions: {positions}")
+    with on_device(model, device) as target:
+        history = fit(model, batches, previous_word_loss, torch.optim.Adam(model.parameters(), lr=lr),
+                      progress=progress, desc=f"positions: {positions}", device=target)
     return model.eval(), history
 
 

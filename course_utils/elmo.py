@@ -43,7 +43,15 @@ from torch.nn import functional as F
 
 from course_utils.distributed import DistributedContext
 from course_utils.tokenization import Vocabulary
-from course_utils.training import TrainingHistory, evaluating, fit, load_checkpoint, move_to, save_checkpoint
+from course_utils.training import (
+    TrainingHistory,
+    evaluating,
+    fit,
+    load_checkpoint,
+    move_to,
+    on_device,
+    save_checkpoint,
+)
 
 __all__ = [
     "ElmoConfig",
@@ -534,8 +542,9 @@ def train_bilm(
 
     Windows are re-cut every epoch from a seeded generator; the learning rate decays linearly to 10%.
     ``time_limit`` (seconds) stops early, and the history records how many steps were done.
-    ``device`` / ``distributed``: as in :func:`course_utils.training.fit` (under torchrun every process
-    cuts the same windows and trains on its shard of each batch of ``batch_size`` windows).
+    ``device``: where to train (None: :func:`course_utils.training.choose_device`); the model is moved
+    back where it was afterwards. ``distributed``: as in :func:`course_utils.training.fit` (under torchrun
+    every process cuts the same windows and trains on its shard of each batch of ``batch_size`` windows).
     """
     if steps < 1 or window < 1 or batch_size < 1:
         raise ValueError("steps, window and batch_size must all be at least 1")
@@ -559,20 +568,23 @@ def train_bilm(
 
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.1, 1 - 0.9 * s / steps))
-    return fit(model, batches, loss_fn, optimizer, max_steps=steps, scheduler=scheduler, grad_clip=grad_clip,
-               progress=progress, desc="biLM", on_step=on_step, device=device, distributed=distributed)
+    with on_device(model, distributed.device if distributed is not None else device) as target:
+        return fit(model, batches, loss_fn, optimizer, max_steps=steps, scheduler=scheduler, grad_clip=grad_clip,
+                   progress=progress, desc="biLM", on_step=on_step, device=target, distributed=distributed)
 
 
 def bilm_perplexity(model: ElmoBiLM, corpus: EncodedCorpus, *, window: int = 48, batch_size: int = 64,
-                    ) -> dict[str, float]:
-    """Perplexity exp(mean NLL per word) of the forward and the backward LM over every token of ``corpus``."""
+                    device: str | torch.device | None = None) -> dict[str, float]:
+    """Perplexity exp(mean NLL per word) of the forward and the backward LM over every token of ``corpus``.
+
+    ``device``: where to run (None: :func:`course_utils.training.choose_device`); the model is moved back
+    where it was afterwards."""
     totals = {"forward": 0.0, "backward": 0.0}
     count = 0
     windows = evaluation_windows(corpus, window)
     if not windows:
         raise ValueError("the evaluation corpus is empty")
-    device = next(model.parameters()).device
-    with evaluating(model):
+    with on_device(model, device) as device, evaluating(model):
         for i in range(0, len(windows), batch_size):
             batch = move_to(make_batch(corpus, windows[i:i + batch_size]), device)
             out = model(batch.char_ids, batch.lengths)
@@ -660,10 +672,11 @@ class PretrainedElmo:
 
     @torch.no_grad()
     def embed(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64, unknown: str = "replace",
-              ) -> list[np.ndarray]:
+              device: str | torch.device | None = None) -> list[np.ndarray]:
         """One float32 array (L+1, n_i, 2·token_dim) per sentence: layer 0 (characters) and each LSTM layer.
 
-        Tokens are lower-cased (the training text is). Raises ValueError for an empty sentence.
+        Tokens are lower-cased (the training text is). Raises ValueError for an empty sentence. ``device``:
+        where the biLM runs (None: :func:`course_utils.training.choose_device`); the arrays are on the CPU.
         """
         if isinstance(sentences, str) or (len(sentences) and isinstance(sentences[0], str)):
             raise TypeError("embed expects a list of tokenised sentences (lists of strings)")
@@ -672,7 +685,7 @@ class PretrainedElmo:
             if not sentence:
                 raise ValueError(f"sentence {i} is empty; every sentence needs at least one token")
         outputs = []
-        with evaluating(self.model):
+        with on_device(self.model, device) as device, evaluating(self.model):
             for i in range(0, len(sentences), batch_size):
                 group = sentences[i:i + batch_size]
                 longest = max(len(s) for s in group)
@@ -680,7 +693,6 @@ class PretrainedElmo:
                 for b, sentence in enumerate(group):
                     char_ids[b, :len(sentence) + 2] = self.chars.encode_tokens([BOS, *sentence, EOS], unknown=unknown)
                 lengths = torch.tensor([len(s) for s in group])
-                device = next(self.model.parameters()).device
                 layers = self.model(torch.from_numpy(char_ids).to(device), lengths).layers.cpu().numpy()  # (L+1, B, N, D)
                 outputs += [layers[:, b, :len(s)].copy() for b, s in enumerate(group)]
         return outputs

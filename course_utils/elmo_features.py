@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from .elmo import PretrainedElmo, ScalarMix
 from .tokenization import tokenize
+from .training import choose_device
 
 __all__ = [
     "token_vectors",
@@ -61,21 +62,24 @@ __all__ = [
 
 
 def token_vectors(elmo: PretrainedElmo, sentences: Sequence[Sequence[str]], positions: Sequence[int],
-                  *, batch_size: int = 64) -> np.ndarray:
-    """The (N, L+1, D) layer vectors of one token per sentence (``positions[i]`` in ``sentences[i]``)."""
+                  *, batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
+    """The (N, L+1, D) layer vectors of one token per sentence (``positions[i]`` in ``sentences[i]``).
+
+    ``device``: where the biLM runs (None: :func:`course_utils.training.choose_device`), as in
+    :meth:`PretrainedElmo.embed`; the arrays are on the CPU."""
     if len(sentences) != len(positions):
         raise ValueError(f"{len(sentences)} sentences but {len(positions)} positions")
     for i, (sentence, position) in enumerate(zip(sentences, positions)):
         if not 0 <= position < len(sentence):
             raise IndexError(f"position {position} is outside sentence {i} of {len(sentence)} tokens")
-    layers = elmo.embed(sentences, batch_size=batch_size)
+    layers = elmo.embed(sentences, batch_size=batch_size, device=device)
     return np.stack([vectors[:, position] for vectors, position in zip(layers, positions)])
 
 
 def sentence_vectors(elmo: PretrainedElmo, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
-                     ) -> np.ndarray:
-    """Each sentence's token vectors averaged, per layer: (N, L+1, D)."""
-    return np.stack([vectors.mean(axis=1) for vectors in elmo.embed(sentences, batch_size=batch_size)])
+                     device: str | torch.device | None = None) -> np.ndarray:
+    """Each sentence's token vectors averaged, per layer: (N, L+1, D) (``device`` as in :func:`token_vectors`)."""
+    return np.stack([vectors.mean(axis=1) for vectors in elmo.embed(sentences, batch_size=batch_size, device=device)])
 
 
 def average_static_vectors(vectors, sentences: Sequence[Sequence[str]]) -> np.ndarray:
@@ -380,23 +384,28 @@ def _leave_one_out_grams(features: torch.Tensor, labels: Sequence[str], words: S
 
 
 def fit_sense_mix(features, senses: Sequence[str], words: Sequence[str], *, steps: int = 150,
-                  learning_rate: float = 0.05, seed: int = 0) -> ScalarMix:
+                  learning_rate: float = 0.05, seed: int = 0, device: str | torch.device | None = None,
+                  ) -> ScalarMix:
     """Learn ScalarMix weights for nearest-label classification of target-word vectors (N, L+1, D).
 
     Each layer's vectors are scaled to unit length; example i (mixed: m_i = γ Σ_j s_j h_ij) is scored
     against the leave-one-out centroids c_k of its word's labels by −‖m_i − c_k‖² (γ² acts as an inverse
     temperature), and the mix is trained by cross-entropy, so it learns which layers separate the labels
     best. Labels are senses, parts of speech, or any other label of a word's occurrences. Returns the
-    trained :class:`ScalarMix`.
+    trained :class:`ScalarMix`, on the CPU. ``device``: where the steps run (None:
+    :func:`course_utils.training.choose_device`), in float64 (float32 on MPS, which has no float64).
     """
     features = _as_tensor_features(features).double()
     _check_senses(features[:, 0].numpy(), senses, words)
     if steps < 1 or learning_rate <= 0:
         raise ValueError(f"need steps >= 1 and learning_rate > 0, got {steps} and {learning_rate}")
+    place = choose_device(device)
+    dtype = torch.float32 if place.type == "mps" else torch.float64
     torch.manual_seed(seed)
     normalised = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    grams, candidate, target = _leave_one_out_grams(normalised, list(senses), list(words))
-    mix = ScalarMix(features.shape[1]).double()
+    grams, candidate, target = _leave_one_out_grams(normalised, list(senses), list(words))  # on the CPU
+    grams, candidate, target = grams.to(place, dtype), candidate.to(place), target.to(place)
+    mix = ScalarMix(features.shape[1]).to(place, dtype)
     optimizer = torch.optim.Adam(mix.parameters(), lr=learning_rate)
     for _ in range(steps):
         optimizer.zero_grad()
@@ -404,7 +413,7 @@ def fit_sense_mix(features, senses: Sequence[str], words: Sequence[str], *, step
         distances = mix.gamma ** 2 * torch.einsum("j,nkjl,l->nk", s, grams, s)  # ‖m_i − c_k‖², (N, K_max)
         F.cross_entropy((-distances).masked_fill(~candidate, float("-inf")), target).backward()
         optimizer.step()
-    return mix.float()
+    return mix.to("cpu", torch.float32)
 
 
 def cross_validated_accuracy(features, labels: Sequence[int], *, folds: int = 5, seed: int = 0,
@@ -440,22 +449,25 @@ def _locate(word: str, sentence: str, name: str) -> tuple[list[str], int]:
     return tokens, tokens.index(word)
 
 
-def layer_similarity(elmo: PretrainedElmo, sentence_a: str, sentence_b: str, word: str) -> np.ndarray:
+def layer_similarity(elmo: PretrainedElmo, sentence_a: str, sentence_b: str, word: str, *,
+                     device: str | torch.device | None = None) -> np.ndarray:
     """Cosine similarity, per layer (L+1,), between the vectors of ``word`` in two sentences (its first
-    occurrence in each; sentences are tokenised with :func:`course_utils.tokenization.tokenize`)."""
+    occurrence in each; sentences are tokenised with :func:`course_utils.tokenization.tokenize`).
+    ``device`` as in :func:`token_vectors`."""
     target = tokenize(word)
     if len(target) != 1:
         raise ValueError(f"word must be a single token, got {word!r} ({len(target)} tokens)")
     target = target[0]
     sentences, positions = zip(*(_locate(target, s, name) for s, name in
                                  ((sentence_a, "sentence A"), (sentence_b, "sentence B"))))
-    vectors = token_vectors(elmo, list(sentences), list(positions))  # (2, L+1, D)
+    vectors = token_vectors(elmo, list(sentences), list(positions), device=device)  # (2, L+1, D)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
     return (unit[0] * unit[1]).sum(-1).astype(np.float64)
 
 
 def show_layer_similarity(elmo: PretrainedElmo, sentence_a: str, sentence_b: str, word: str, *,
-                          reference: SenseSimilarity | None = None, ax=None) -> None:
+                          reference: SenseSimilarity | None = None, ax=None,
+                          device: str | torch.device | None = None) -> None:
     """The widget: :func:`layer_similarity` as bars, one per layer, next to a static vector's 1.
 
     ``reference`` (from :func:`sense_similarity` over many words) adds, per layer, the average cosine of
@@ -463,7 +475,7 @@ def show_layer_similarity(elmo: PretrainedElmo, sentence_a: str, sentence_b: str
     """
     import matplotlib.pyplot as plt
 
-    cosines = layer_similarity(elmo, sentence_a, sentence_b, word)
+    cosines = layer_similarity(elmo, sentence_a, sentence_b, word, device=device)
     layers = np.arange(len(cosines))
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.5))

@@ -30,6 +30,9 @@ __all__ = [
     "TrainingHistory",
     "fit",
     "move_to",
+    "model_device",
+    "on_device",
+    "synchronize",
     "evaluating",
     "single_thread",
     "CheckpointError",
@@ -263,6 +266,44 @@ def move_to(batch, device: str | torch.device):
     and dicts too; other values unchanged)."""
     device = torch.device(device)
     return map_tensors(batch, lambda tensor: tensor.to(device, non_blocking=True))
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model`` lives: the device of its first parameter (or buffer); the CPU for an empty module."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+@contextmanager
+def on_device(model: nn.Module, device: str | torch.device | None = None) -> Iterator[torch.device]:
+    """Move ``model`` to ``choose_device(device)`` for the block; move it back where it was afterwards.
+
+    Yields the device, for the block's batches. The course's helpers run a model this way, so the caller's
+    model is on the CPU before and after (notebook cells keep working with CPU tensors) while the work
+    happens on the accelerator. Exception-safe. On the CPU both moves are no-ops (the same tensors).
+
+    >>> with on_device(model, None) as device:
+    ...     logits = model(batch.to(device)).cpu()
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"on_device expects an nn.Module, got {type(model).__name__}")
+    target = choose_device(device)
+    home = model_device(model)
+    model.to(target)
+    try:
+        yield target
+    finally:
+        model.to(home)
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait until the queued work on ``device`` is done (CUDA and MPS run asynchronously), before timing."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from course_utils.plotting import plot_heatmap
-from course_utils.training import evaluating
+from course_utils.training import evaluating, on_device
 from course_utils.transformer import EncoderDecoder, beam_search, greedy_decode, sequence_log_probs
 from course_utils.translation_task import (
     BOS,
@@ -50,22 +50,25 @@ __all__ = [
 
 
 @torch.no_grad()
-def cross_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str):
+def cross_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *,
+                    device: str | torch.device | None = None):
     """Greedy-translate ``text`` and return (source tokens, output tokens, [cross weights per layer (H, T, S)]).
 
-    Row t of each map is the decoder position that *produced* output token t.
+    Row t of each map is the decoder position that *produced* output token t. ``device`` as in
+    :func:`translation_attention`.
     """
-    maps = translation_attention(model, task, text)
+    maps = translation_attention(model, task, text, device=device)
     return maps.source, maps.output, maps.cross
 
 
-def plot_cross_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, per_head: bool = False):
+def plot_cross_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, per_head: bool = False,
+                         device: str | torch.device | None = None):
     """Heatmaps of cross-attention (output words × source digits), one per decoder layer (heads averaged),
-    or one per head of the last layer when ``per_head``. Returns the figure."""
+    or one per head of the last layer when ``per_head``. Returns the figure. ``device``: where the model runs."""
     import matplotlib.pyplot as plt
 
 
-    sources, outputs, maps = cross_attention(model, task, text)
+    sources, outputs, maps = cross_attention(model, task, text, device=device)
     panels = ([(f"last layer, head {h + 1}", w) for h, w in enumerate(maps[-1])] if per_head
               else [(f"decoder layer {i + 1} (mean of heads)", w.mean(0)) for i, w in enumerate(maps)])
     width = 1.2 + 0.5 * len(sources)
@@ -91,26 +94,32 @@ class TranslationAttention:
 
 
 @torch.no_grad()
-def translation_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str) -> TranslationAttention:
+def translation_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *,
+                          device: str | torch.device | None = None) -> TranslationAttention:
     """Greedy-translate ``text`` and return all three kinds of attention maps of that translation.
 
     Decoder row t is the position that *produced* output token t (it reads ``<s>`` and the words before t).
+    ``device``: where the model runs (None: :func:`course_utils.training.choose_device`); maps are on the CPU.
     """
     source = torch.tensor([task.parse_source(text)])
-    with evaluating(model):
-        decoded = greedy_decode(model, source, max_len=task.max_target_len)  # (1, T+1) with <s>
-        maps = model(source, decoded[:, :-1], need_weights=True).attention
+    with on_device(model, device) as target, evaluating(model):
+        decoded = greedy_decode(model, source.to(target), max_len=task.max_target_len)  # (1, T+1) with <s>
+        maps = model(source.to(target), decoded[:, :-1], need_weights=True).attention
+        decoded = decoded.cpu()
+        maps = type(maps)(**{name: [w.cpu() for w in getattr(maps, name)] for name in ("encoder", "decoder", "cross")})
     outputs = [task.target_vocab.word(int(i)) for i in decoded[0, 1:]]
     return TranslationAttention(task.source_tokens(source[0]), outputs, [w[0] for w in maps.encoder],
                                 [w[0] for w in maps.decoder], [w[0] for w in maps.cross])
 
 
-def plot_self_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, layer: int = -1):
+def plot_self_attention(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, layer: int = -1,
+                        device: str | torch.device | None = None):
     """Two heatmaps of one layer (heads averaged): the encoder's self-attention (source × source) and the
-    decoder's masked self-attention (output × output prefix). Returns the figure."""
+    decoder's masked self-attention (output × output prefix). Returns the figure. ``device``: where the
+    model runs."""
     import matplotlib.pyplot as plt
 
-    maps = translation_attention(model, task, text)
+    maps = translation_attention(model, task, text, device=device)
     # the decoder position that produced word t reads <s> and the words before t
     prefix = [BOS] + maps.output[:-1]
     panels = [(f"encoder self-attention, layer {len(maps.encoder) + layer + 1 if layer < 0 else layer + 1}",
@@ -156,21 +165,23 @@ class AlignmentReport:
 
 @torch.no_grad()
 def cross_attention_alignment(model: EncoderDecoder, task: NumberTranslationTask, numbers: Sequence[int], *,
-                              layer: int = -1) -> AlignmentReport:
+                              layer: int = -1, device: str | torch.device | None = None) -> AlignmentReport:
     """How often each kind of output word attends most strongly to the digits it comes from.
 
     For every number whose greedy translation is right, and every output word, the source position with
     the largest cross-attention weight in ``layer`` (heads averaged) is compared with
-    :func:`word_sources`. Returns the counts per kind of :data:`WORD_KINDS` and per number.
+    :func:`word_sources`. Returns the counts per kind of :data:`WORD_KINDS` and per number. ``device``:
+    where the model runs (None: :func:`course_utils.training.choose_device`).
     """
     if len(numbers) == 0:
         raise ValueError("cross_attention_alignment needs at least one number")
     counts = {kind: WordAlignment() for kind in WORD_KINDS}
     per_number = {}
-    with evaluating(model):
-        source = task.encode_source(list(numbers))
+    with on_device(model, device) as target, evaluating(model):
+        source = task.encode_source(list(numbers)).to(target)
         decoded = greedy_decode(model, source, max_len=task.max_target_len)  # (B, L) with <s>
         cross = model(source, decoded[:, :-1], need_weights=True).attention.cross[layer].mean(1)  # (B, T, S)
+        decoded, cross = decoded.cpu(), cross.cpu()
     for row, n in enumerate(numbers):
         if task.decode_target(decoded[row]) != " ".join(number_to_words(n)):
             continue  # positions of a wrong translation do not match the reference's words
@@ -206,24 +217,27 @@ class DecodingComparison:
 
 @torch.no_grad()
 def compare_decoding(model: EncoderDecoder, task: NumberTranslationTask, numbers: Sequence[int], *,
-                     beam_size: int = 4, progress: bool = True) -> list[DecodingComparison]:
+                     beam_size: int = 4, progress: bool = True, device: str | torch.device | None = None,
+                     ) -> list[DecodingComparison]:
     """Decode every number greedily and with beam search; keep every finished beam hypothesis, so that
     any length penalty can rank them afterwards (the search itself keeps the ``beam_size`` prefixes with
-    the largest summed log-probability, whatever the penalty)."""
+    the largest summed log-probability, whatever the penalty). ``device``: where the model runs (None:
+    :func:`course_utils.training.choose_device`)."""
     if len(numbers) == 0:
         raise ValueError("compare_decoding needs at least one number")
     results = []
-    with evaluating(model):
-        source = task.encode_source(list(numbers))
+    with on_device(model, device) as target, evaluating(model):
+        source = task.encode_source(list(numbers)).to(target)
         greedy = greedy_decode(model, source, max_len=task.max_target_len)  # (B, L)
-        greedy_log_probs = sequence_log_probs(model, source, greedy)  # (B,)
+        greedy_log_probs = sequence_log_probs(model, source, greedy).cpu()  # (B,)
+        greedy = greedy.cpu()
         rows = enumerate(numbers)
         if progress and beam_size > 1:
             from tqdm.auto import tqdm
 
             rows = tqdm(rows, total=len(numbers), desc=f"beam search (k={beam_size})", leave=False)
         for row, n in rows:
-            hypotheses = beam_search(model, task.encode_source([n]), beam_size=beam_size, n_best=beam_size,
+            hypotheses = beam_search(model, task.encode_source([n]).to(target), beam_size=beam_size, n_best=beam_size,
                                      max_len=task.max_target_len) if beam_size > 1 else []
             length = int((greedy[row, 1:] != task.pad_id).sum())
             results.append(DecodingComparison(
@@ -238,8 +252,11 @@ def compare_decoding(model: EncoderDecoder, task: NumberTranslationTask, numbers
 class TranslationLab:
     """Trained models keyed by (layers, heads), so the notebook's widget can reuse or train them."""
 
-    def __init__(self, task: NumberTranslationTask, heldout: Sequence[int], **train_options) -> None:
-        self.task, self.heldout, self.train_options = task, list(heldout), train_options
+    def __init__(self, task: NumberTranslationTask, heldout: Sequence[int], *,
+                 device: str | torch.device | None = None, **train_options) -> None:
+        """``train_options`` go to :func:`train_translation_model`; ``device``: where models train and run
+        (None: :func:`course_utils.training.choose_device`); they are kept on the CPU."""
+        self.task, self.heldout, self.train_options, self.device = task, list(heldout), train_options, device
         self.models: dict[tuple[int, int], tuple[EncoderDecoder, float]] = {}
 
     def add(self, model: EncoderDecoder, accuracy: float) -> None:
@@ -251,8 +268,8 @@ class TranslationLab:
         """The model with these sizes, trained now (and remembered) if it does not exist yet."""
         if (n_layers, n_heads) not in self.models:
             model = make_model(self.task, n_layers=n_layers, n_heads=n_heads)
-            train_translation_model(self.task, model, **self.train_options)
-            self.add(model, exact_match(model, self.task, self.heldout))
+            train_translation_model(self.task, model, device=self.device, **self.train_options)
+            self.add(model, exact_match(model, self.task, self.heldout, device=self.device))
         return self.models[(n_layers, n_heads)]
 
     def show(self, n_layers: int = 2, n_heads: int = 4, beam_size: int = 4, text: str = "40712"):
@@ -264,8 +281,8 @@ class TranslationLab:
         if n is not None and 0 <= n <= MAX_VALUE:
             seen = "HELD OUT (never trained on)" if self.task.is_heldout(n) else "in the training split"
             print(f"reference: {' '.join(number_to_words(n))}   [{seen}]")
-        print(f"greedy:    {translate(model, self.task, text)[0][0]}")
+        print(f"greedy:    {translate(model, self.task, text, device=self.device)[0][0]}")
         for rank, (sentence, score) in enumerate(translate(model, self.task, text, beam_size=beam_size,
-                                                           n_best=min(3, beam_size)), start=1):
+                                                           n_best=min(3, beam_size), device=self.device), start=1):
             print(f"beam {beam_size} #{rank}: {sentence}   (mean log p per token {score:.3f})")
-        return plot_cross_attention(model, self.task, text)
+        return plot_cross_attention(model, self.task, text, device=self.device)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from course_utils.tokenization import Vocabulary
-from course_utils.training import evaluating, fit
+from course_utils.training import choose_device, evaluating, fit, on_device
 from course_utils.transformer import (
     EncoderDecoder,
     TransformerConfig,
@@ -323,15 +323,18 @@ def translation_loss(model: EncoderDecoder, batch: TranslationBatch, smoothing: 
 
 @torch.no_grad()
 def exact_match(model: EncoderDecoder, task: NumberTranslationTask, numbers: Sequence[int], *,
-                batch_size: int = 512) -> float:
-    """Share of ``numbers`` whose greedy translation equals the reference word for word."""
+                batch_size: int = 512, device: str | torch.device | None = None) -> float:
+    """Share of ``numbers`` whose greedy translation equals the reference word for word.
+
+    ``device``: where to decode (None: :func:`course_utils.training.choose_device`); the model is moved
+    back where it was afterwards."""
     if len(numbers) == 0:
         raise ValueError("exact_match needs at least one number")
     correct = 0
-    with evaluating(model):
+    with on_device(model, device) as target, evaluating(model):
         for start in range(0, len(numbers), batch_size):
             chunk = list(numbers[start : start + batch_size])
-            decoded = greedy_decode(model, task.encode_source(chunk), max_len=task.max_target_len)
+            decoded = greedy_decode(model, task.encode_source(chunk).to(target), max_len=task.max_target_len).cpu()
             correct += sum(task.decode_target(row) == " ".join(number_to_words(n)) for row, n in zip(decoded, chunk))
     return correct / len(numbers)
 
@@ -340,41 +343,48 @@ def train_translation_model(task: NumberTranslationTask, model: EncoderDecoder, 
                             batch_size: int = 128, lr: float = 3e-3, warmup_steps: int = 100,
                             smoothing: float = 0.1, eval_numbers: Sequence[int] | None = None,
                             eval_every: int = 100, seed: int = 1, progress: bool = True,
-                            on_step: Callable[[int, float], None] | None = None):
+                            on_step: Callable[[int, float], None] | None = None,
+                            device: str | torch.device | None = None):
     """Adam (β2 = 0.98 as in the paper) with linear warm-up then linear decay, through ``training.fit``.
 
     Returns the :class:`~course_utils.training.TrainingHistory`; its evaluations are held-out exact
     match when ``eval_numbers`` is given. ``on_step(step, loss)`` runs after every step (for example to
-    keep a copy of the weights part-way through training).
+    keep a copy of the weights part-way through training). ``device``: where to train and evaluate (None:
+    :func:`course_utils.training.choose_device`); the model is moved back where it was afterwards.
     """
 
     batches = task.training_batches(steps, batch_size, seed=seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
     scheduler = linear_warmup_schedule(optimizer, min(warmup_steps, steps - 1), steps + 1)
-    eval_fn = (lambda m: exact_match(m, task, eval_numbers)) if eval_numbers is not None else None
-    return fit(model, batches, lambda m, b: translation_loss(m, b, smoothing), optimizer, scheduler=scheduler,
-               grad_clip=1.0, eval_fn=eval_fn, eval_every=eval_every if eval_fn else None, progress=progress,
-               desc="training the translator", on_step=on_step)
+    with on_device(model, device) as target:
+        eval_fn = (lambda m: exact_match(m, task, eval_numbers, device=target)) if eval_numbers is not None else None
+        return fit(model, batches, lambda m, b: translation_loss(m, b, smoothing), optimizer, scheduler=scheduler,
+                   grad_clip=1.0, eval_fn=eval_fn, eval_every=eval_every if eval_fn else None, progress=progress,
+                   desc="training the translator", on_step=on_step, device=target)
 
 
 def translate(model: EncoderDecoder, task: NumberTranslationTask, text: str, *, beam_size: int = 1,
-              n_best: int = 1) -> list[tuple[str, float]]:
-    """Translate digits typed as text; returns ``n_best`` (sentence, length-normalised log p) pairs."""
-    source = torch.tensor([task.parse_source(text)])
-    with evaluating(model):
+              n_best: int = 1, device: str | torch.device | None = None) -> list[tuple[str, float]]:
+    """Translate digits typed as text; returns ``n_best`` (sentence, length-normalised log p) pairs
+    (decoded on ``device``, as :func:`exact_match`)."""
+    with on_device(model, device) as target, evaluating(model):
+        source = torch.tensor([task.parse_source(text)], device=target)
         hypotheses = beam_search(model, source, beam_size=beam_size, n_best=n_best, max_len=task.max_target_len)
     return [(task.decode_target(h.tokens), h.score) for h in hypotheses]
 
 
 def compare_layer_norms(task: NumberTranslationTask, *, steps: int = 160, batch_size: int = 64, lr: float = 1e-2,
                         warmup_steps: int = 60, d_model: int = 64, n_layers: int = 3, seed: int = 0,
-                        progress: bool = True, pre_ln_warmup: bool = True) -> dict[str, list[float]]:
+                        progress: bool = True, pre_ln_warmup: bool = True,
+                        device: str | torch.device | None = None) -> dict[str, list[float]]:
     """Train post-LN and pre-LN models, each with and without linear warm-up, on the same batches.
 
     Same initial weights per seed, same batches, Adam at a deliberately high peak ``lr``; returns the
     step losses of each run, keyed like "post-LN, no warm-up". ``pre_ln_warmup=False`` skips the pre-LN
-    run with warm-up (the one a notebook needs least: pre-LN already trains without it).
+    run with warm-up (the one a notebook needs least: pre-LN already trains without it). ``device``: where
+    to train (None: :func:`course_utils.training.choose_device`); weights are drawn on the CPU.
     """
+    target = choose_device(device)
 
     batches = task.training_batches(steps, batch_size, seed=seed + 1)
     curves = {}
@@ -387,6 +397,6 @@ def compare_layer_norms(task: NumberTranslationTask, *, steps: int = 160, batch_
             scheduler = linear_warmup_schedule(optimizer, warm) if warm else None
             name = f"{'pre' if norm_first else 'post'}-LN, " + (f"{warm}-step warm-up" if warm else "no warm-up")
             history = fit(model, batches, translation_loss, optimizer, scheduler=scheduler, progress=progress,
-                          desc=name)
+                          desc=name, device=target)
             curves[name] = history.losses
     return curves

@@ -37,7 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from course_utils.tokenization import Vocabulary, minibatches
-from course_utils.training import fit, single_thread
+from course_utils.training import choose_device, fit, on_device, single_thread
 from course_utils.vectors import WordVectors
 from course_utils.word2vec_data import (
     NoiseSampler,
@@ -323,8 +323,9 @@ class _FusedTables:
     def __init__(self, model: SkipGram | CBOW) -> None:
         vocab_size, dim = model.input_embeddings.weight.shape
         self.vocab_size = vocab_size
-        self.table = torch.cat([model.input_embeddings.weight.detach(), model.output_embeddings.weight.detach(),
-                                torch.zeros(1, dim)])
+        weight = model.input_embeddings.weight.detach()
+        self.table = torch.cat([weight, model.output_embeddings.weight.detach(),
+                                torch.zeros(1, dim, dtype=weight.dtype, device=weight.device)])
         model.input_embeddings.weight.data = self.table[:vocab_size]
         model.output_embeddings.weight.data = self.table[vocab_size:2 * vocab_size]
 
@@ -340,18 +341,20 @@ class _FusedTables:
 class _Workspace:
     """Buffers reused by every batch of one worker: no allocation (and no page faults) per step."""
 
-    def __init__(self, batch_size: int, inputs: int, width: int, dim: int) -> None:
-        self.rows = torch.empty(batch_size, inputs + width, dim)  # gathered vectors, then their updates
-        self.scores = torch.empty(batch_size, 1, width)
-        self.hidden = torch.empty(batch_size, 1, dim)
-        self.hidden_step = torch.empty(batch_size, 1, dim)
-        self.labels = torch.zeros(1, 1, width)
+    def __init__(self, batch_size: int, inputs: int, width: int, dim: int, device: torch.device) -> None:
+        self.rows = torch.empty(batch_size, inputs + width, dim, device=device)  # gathered vectors, then their updates
+        self.scores = torch.empty(batch_size, 1, width, device=device)
+        self.hidden = torch.empty(batch_size, 1, dim, device=device)
+        self.hidden_step = torch.empty(batch_size, 1, dim, device=device)
+        self.labels = torch.zeros(1, 1, width, device=device)
         self.labels[..., 0] = 1.0  # the true word is column 0
         self.signs = 1.0 - 2.0 * self.labels  # loss = Σ softplus(sign · s): −1 for the true word
 
 
-def _step(table: torch.Tensor, index: torch.Tensor, inputs: int, padding_row: int, lr: float, work: _Workspace) -> float:
-    """One SGD step of negative sampling on a batch of fused-table rows; returns the batch's mean loss.
+def _step(table: torch.Tensor, index: torch.Tensor, inputs: int, padding_row: int, lr: float, work: _Workspace,
+          ) -> torch.Tensor:
+    """One SGD step of negative sampling on a batch of fused-table rows; returns the batch's summed loss
+    as a 0-d tensor (read later, so that an accelerator is not waited for after every batch).
 
     ``index`` (B, C + 1 + K): C input rows (the centre, or CBOW's context), the true word's output row
     and K noise rows. One gather, two batched matrix products, one scatter-add.
@@ -367,7 +370,7 @@ def _step(table: torch.Tensor, index: torch.Tensor, inputs: int, padding_row: in
         present = (index[:, :inputs] != padding_row).unsqueeze(-1).to(table.dtype)  # (B, C, 1)
         hidden = torch.sum(context, 1, keepdim=True, out=work.hidden[:batch]).div_(present.sum(1, keepdim=True))
     scores = torch.bmm(hidden, outputs.transpose(1, 2), out=work.scores[:batch])  # (B, 1, 1 + K): s = u · h
-    loss = float(F.softplus(scores * work.signs).sum()) / batch  # −log σ(s_o) − Σ log σ(−s_k) = Σ softplus(±s)
+    loss = F.softplus(scores * work.signs).sum()  # −log σ(s_o) − Σ log σ(−s_k) = Σ softplus(±s)
     error = scores.sigmoid_().sub_(work.labels).mul_(-lr)  # −lr · ∂loss/∂s = −lr (σ(s) − label)
     hidden_step = torch.bmm(error, outputs, out=work.hidden_step[:batch])  # (B, 1, D): −lr ∂loss/∂h
     torch.mul(error.transpose(1, 2), hidden, out=outputs)  # (B, 1 + K, D): −lr ∂loss/∂u, over the gathered rows
@@ -390,6 +393,7 @@ def sgd_negative_sampling(
     *,
     lr: float | tuple[float, float],
     batch_size: int = 1024,
+    device: str | torch.device | None = None,
 ) -> list[float]:
     """The fast trainer's inner loop: SGD on negative sampling over ``(inputs, targets)`` in order,
     updating ``model``'s tables in place, without autograd; returns the mean loss of every batch.
@@ -400,6 +404,8 @@ def sgd_negative_sampling(
     ``model.negative_sampling_loss(...) · B`` with sparse embeddings — for CBOW with word2vec's rule
     that every context word receives h's whole gradient (autograd through the mean would pass on
     1/count of it). ``lr`` is a constant or a (start, end) pair decayed linearly over the batches.
+    ``device``: where to train (None: :func:`course_utils.training.choose_device`); the model is moved
+    back where it was afterwards.
     """
     if inputs.dim() != 2 or targets.dim() != 2 or len(inputs) != len(targets) or targets.shape[1] < 2:
         raise ValueError(f"inputs must be (N, C) and targets (N, 1 + K) with K ≥ 1, got {tuple(inputs.shape)} "
@@ -414,22 +420,27 @@ def sgd_negative_sampling(
     vocab_size = model.input_embeddings.num_embeddings
     if len(inputs) and (int(targets.min()) < 0 or int(targets.max()) >= vocab_size or int(inputs.max()) >= vocab_size):
         raise ValueError(f"ids must lie in 0..{vocab_size - 1}")
-    tables = _FusedTables(model)
-    index = tables.index(torch.cat([inputs, targets], dim=1), inputs.shape[1])
-    return _train_rows(tables, index, inputs.shape[1], _learning_rates(start, end, math.ceil(len(index) / batch_size)),
-                       batch_size)
+    with on_device(model, device) as target:
+        tables = _FusedTables(model)
+        index = tables.index(torch.cat([inputs, targets], dim=1).to(target), inputs.shape[1])
+        return _train_rows(tables, index, inputs.shape[1],
+                           _learning_rates(start, end, math.ceil(len(index) / batch_size)), batch_size)
 
 
 def _train_rows(tables: _FusedTables, index: torch.Tensor, inputs: int, lrs: np.ndarray, batch_size: int) -> list[float]:
     """SGD steps over fused-table rows, batch by batch with learning rates ``lrs``, on one thread."""
-    work = _Workspace(min(batch_size, len(index)), inputs, index.shape[1] - inputs, tables.table.shape[1])
+    work = _Workspace(min(batch_size, len(index)), inputs, index.shape[1] - inputs, tables.table.shape[1],
+                      tables.table.device)
     padding_row = 2 * tables.vocab_size
-    losses = []
+    sums, sizes = [], []
     with torch.no_grad():
         for b, lr in enumerate(lrs):
             batch = index[b * batch_size:(b + 1) * batch_size]
-            losses.append(_step(tables.table, batch, inputs, padding_row, float(lr), work))
-    return losses
+            sums.append(_step(tables.table, batch, inputs, padding_row, float(lr), work))
+            sizes.append(len(batch))
+    if not sums:
+        return []
+    return [total / size for total, size in zip(torch.stack(sums).tolist(), sizes)]  # mean loss of each batch
 
 
 def _shards(sentence: np.ndarray, parts: int) -> list[slice]:
@@ -449,6 +460,7 @@ def train_word2vec(
     *,
     progress: bool = True,
     on_epoch: Callable[[int, WordVectors], None] | None = None,
+    device: str | torch.device | None = None,
 ) -> Word2VecResult:
     """Train skip-gram or CBOW with negative sampling on tokenised ``sentences``; fast, no autograd.
 
@@ -462,6 +474,9 @@ def train_word2vec(
     prepares and trains on it, all updating the shared tables without locks (Hogwild, as word2vec
     does); PyTorch releases Python's lock inside its kernels, so the threads run in parallel.
     ``on_epoch(epoch, vectors)`` is called after every epoch (to follow quality as training goes).
+    ``device``: where the tables live while training (None: :func:`course_utils.training.choose_device`);
+    the weights are initialised on the CPU (the same seeded values everywhere) and the returned model and
+    vectors are on the CPU.
 
     Raises ValueError for an empty corpus or one whose vocabulary ``min_count`` empties.
     """
@@ -470,13 +485,14 @@ def train_word2vec(
     config = config if config is not None else Word2VecConfig()
     if isinstance(sentences, str) or not isinstance(sentences, Sequence):
         raise TypeError("sentences must be a sequence of tokenised sentences (lists of words)")
+    target = choose_device(device)
     vocab = Vocabulary.from_corpus(sentences, min_count=config.min_count, max_size=config.max_vocab)
     start = time.perf_counter()
     model_class = SkipGram if config.architecture == "skipgram" else CBOW
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(len(vocab), config.dim)
-    tables = _FusedTables(model)
+    tables = _FusedTables(model.to(target))
     ids, sentence = _encode_corpus(sentences, vocab)
     if len(ids) < 2:
         raise ValueError("the corpus has fewer than two in-vocabulary words; nothing to predict")
@@ -496,7 +512,7 @@ def train_word2vec(
             rng = np.random.default_rng([config.seed, epoch, worker])
             block, width = _example_block(ids[shards[worker]], sentence[shards[worker]], config, keep, sampler, rng)
             examples[worker] += len(block)
-            index = tables.index(block, width)
+            index = tables.index(block.to(target), width)
             lrs = _learning_rates(rate(epoch / config.epochs), rate((epoch + 1) / config.epochs),
                                   math.ceil(len(index) / config.batch_size))
             losses.extend(_train_rows(tables, index, width, lrs, config.batch_size))
@@ -530,6 +546,7 @@ def train_word2vec(
                     on_epoch(epoch, WordVectors(vocab.words, model.input_embeddings.weight.detach().clone()))
         finally:
             bar.close()
+    model.to("cpu")
     examples = sum(examples)
     seconds = time.perf_counter() - start
     if examples == 0:
@@ -543,12 +560,14 @@ def train_many(
     *,
     threads: int = 2,
     progress: bool = True,
+    device: str | torch.device | None = None,
 ) -> list[Word2VecResult]:
     """Train several independent models at once, one per thread; results in the order of ``jobs``.
 
     Each job is ``(sentences, config)`` and runs exactly as :func:`train_word2vec` would alone (its own
     tables and seeded random streams), so the results do not depend on ``threads`` — only the wall time
     does, and each result's ``seconds`` includes waiting for the other jobs (do not compare them).
+    ``device``: as in :func:`train_word2vec`, for every job.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -556,6 +575,7 @@ def train_many(
 
     if threads < 1:
         raise ValueError(f"threads must be positive, got {threads}")
+    target = choose_device(device)
     jobs = list(jobs)
     if not jobs:
         raise ValueError("no jobs given")
@@ -565,7 +585,7 @@ def train_many(
     bar = tqdm(total=len(jobs), desc="word2vec models", disable=not progress, leave=False)
 
     def run(job):
-        result = train_word2vec(job[0], job[1], progress=False)
+        result = train_word2vec(job[0], job[1], progress=False, device=target)
         bar.update(1)
         return result
 
@@ -595,13 +615,14 @@ def train_with_autograd(
     lr: float = 0.01,
     seed: int = 0,
     progress: bool = False,
+    device: str | torch.device | None = None,
 ):
     """Train ``model`` with autograd and :func:`course_utils.training.fit` (Adam); return its history.
 
     ``inputs``/``targets`` are centres/contexts (skip-gram) or context rows/centres (CBOW).
-    ``objective`` is ``"softmax"`` (full softmax) or ``"negative"`` (needs ``noise``).
+    ``objective`` is ``"softmax"`` (full softmax) or ``"negative"`` (needs ``noise``). ``device``: where
+    to train (None: :func:`course_utils.training.choose_device`); the model is moved back afterwards.
     """
-
     if objective not in ("softmax", "negative"):
         raise ValueError(f"objective must be 'softmax' or 'negative', got {objective!r}")
     if objective == "negative" and noise is None:
@@ -619,7 +640,10 @@ def train_with_autograd(
         x, y = batch
         if objective == "softmax":
             return module.full_softmax_loss(x, y)
-        return module.negative_sampling_loss(x, y, noise.sample((len(y), negatives), generator))
+        # noise is drawn on the CPU from its own generator: the same words on every device
+        return module.negative_sampling_loss(x, y, noise.sample((len(y), negatives), generator).to(x.device))
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    return fit(model, batches, loss_fn, optimizer, epochs=epochs, progress=progress, desc=f"{objective} objective")
+    with on_device(model, device) as target:
+        return fit(model, batches, loss_fn, optimizer, epochs=epochs, progress=progress,
+                   desc=f"{objective} objective", device=target)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from course_utils.plotting import plot_projection
-from course_utils.training import single_thread
+from course_utils.training import choose_device, single_thread, synchronize
 from course_utils.vectors import WordVectors, evaluate_similarity
 from course_utils.word2vec import NoiseSampler, SkipGram, Word2VecConfig, Word2VecResult, train_word2vec
 
@@ -128,17 +128,19 @@ def explore_word2vec(
     probes: Sequence[str] = (),
     groups: dict[str, Sequence[str]] | None = None,
     similarity_sets: dict[str, Sequence[tuple[str, str, float]]] | None = None,
+    device: str | torch.device | None = None,
 ) -> Word2VecResult:
     """Train a small model with these settings, print its scores and neighbours, plot a PCA of ``groups``.
 
     The function behind notebook 03's "try it yourself" panel; returns the training result.
+    ``device``: where to train, as in :func:`course_utils.word2vec.train_word2vec`.
     """
     import matplotlib.pyplot as plt
 
 
     config = Word2VecConfig(architecture=architecture, dim=dim, window=window, negatives=negatives, epochs=epochs,
                             lr=lr)
-    result = train_word2vec(sentences, config, progress=False)
+    result = train_word2vec(sentences, config, progress=False, device=device)
     vectors = result.vectors
     print(f"{architecture}, D={dim}, window={window}, K={negatives}, {epochs} epochs: "
           f"{result.seconds:.1f} s ({result.words_per_second:,.0f} words/s)")
@@ -170,35 +172,41 @@ def time_training_step(
     negatives: int = 5,
     repeats: int = 5,
     seed: int = 0,
+    device: str | torch.device | None = None,
 ) -> float:
-    """Median seconds of one autograd training step (forward, backward, SGD) of a skip-gram model, on one core.
+    """Median seconds of one autograd training step (forward, backward, SGD) of a skip-gram model, on one core
+    (or on ``device``; None: :func:`course_utils.training.choose_device`).
 
     Random ids stand in for data: the cost depends only on the sizes. The embeddings have sparse
     gradients, so a step updates only the rows it used: the full softmax's step grows with
     ``vocab_size`` (it scores, and updates, all V output vectors); negative sampling's touches only
-    1 + K output rows per example.
+    1 + K output rows per example. On an accelerator a step this small mostly measures kernel launches, so
+    notebook 03 times the lesson on the CPU. Ids are drawn on the CPU, the same ones on every device.
     """
     if objective not in ("softmax", "negative"):
         raise ValueError(f"objective must be 'softmax' or 'negative', got {objective!r}")
     if repeats < 1:
         raise ValueError(f"repeats must be positive, got {repeats}")
+    target = choose_device(device)
     generator = torch.Generator().manual_seed(seed)
-    model = SkipGram(vocab_size, dim, sparse=True)
+    model = SkipGram(vocab_size, dim, sparse=True).to(target)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     noise = NoiseSampler(np.full(vocab_size, 1.0 / vocab_size), table_size=max(vocab_size, 10_000))
     times = []
     with single_thread():  # one core: the cost of the work itself, not of thread scheduling
         for _ in range(repeats + 1):  # the first step warms up
-            centres = torch.randint(vocab_size, (batch_size,), generator=generator)
-            contexts = torch.randint(vocab_size, (batch_size,), generator=generator)
+            centres = torch.randint(vocab_size, (batch_size,), generator=generator).to(target)
+            contexts = torch.randint(vocab_size, (batch_size,), generator=generator).to(target)
+            synchronize(target)
             begin = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             if objective == "softmax":
                 loss = model.full_softmax_loss(centres, contexts)
             else:
-                noise_ids = noise.sample((batch_size, negatives), generator)
+                noise_ids = noise.sample((batch_size, negatives), generator).to(target)
                 loss = model.negative_sampling_loss(centres, contexts, noise_ids)
             loss.backward()
             optimizer.step()
+            synchronize(target)
             times.append(time.perf_counter() - begin)
     return float(np.median(times[1:]))

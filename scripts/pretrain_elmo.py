@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.losses_out is not None:
         args.losses_out.parent.mkdir(parents=True, exist_ok=True)
         args.losses_out.write_text(json.dumps(history.losses) + "\n")
-    perplexity = elmo.bilm_perplexity(model, heldout, window=args.window)
+    perplexity = elmo.bilm_perplexity(model, heldout, window=args.window, device=device)
     baselines = elmo.ngram_perplexities(train, heldout, window=args.window)
     losses = history.losses
     head = sum(losses[: min(10, len(losses))]) / min(10, len(losses))
