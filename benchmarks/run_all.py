@@ -10,7 +10,8 @@ Usage: ``python benchmarks/run_all.py [--fresh-clone] [--strict]`` writes ``benc
        "goal": {"speed_ratio": [">=", 0.5]}       # measure -> [comparison, threshold]
 
    Comparisons: ``<=``, ``>=``, ``<``, ``>``. A benchmark without a ``goal`` is listed as such.
-2. Every notebook ``notebooks/NN_*.ipynb`` runs top to bottom in a fresh kernel
+2. Every notebook ``notebooks/NN_*.ipynb`` (found anew each run: a new notebook needs no change here)
+   runs top to bottom in a fresh kernel
    (``notebook_budget.run_one``): wall time and peak memory of the kernel's process tree, against
    the budget (120 s, RLHF 180 s, and 2 GB each; 12 minutes for the whole course).
 3. With ``--fresh-clone``: a ``git clone`` of this repository's HEAD, timed to JupyterLab answering
@@ -162,6 +163,11 @@ def run_benchmark(path: Path, timeout: float) -> BenchmarkResult:
 
 # --- notebooks --------------------------------------------------------------------------------------
 
+def discover_notebooks(folder: Path) -> list[Path]:
+    """The course's notebooks in ``folder``, in order: every ``NN_*.ipynb`` (two digits, then a name)."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
 @dataclass
 class NotebookResult:
     name: str
@@ -289,6 +295,14 @@ def machine_description() -> dict:
         info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     except ImportError:
         info["torch"] = "not installed"
+    # where the course's helpers (and so the notebooks, which inherit the environment) train in this run
+    requested = os.environ.get("COURSE_DEVICE") or None
+    try:
+        from course_utils.training import choose_device
+
+        info["device"] = f"{choose_device()} (COURSE_DEVICE={requested})" if requested else f"{choose_device()}"
+    except (ImportError, RuntimeError, ValueError) as error:
+        info["device"] = f"none usable: {error}"
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
@@ -320,7 +334,8 @@ def render(run: dict) -> str:
              f"commit {machine['commit']}.",
              f"- Machine: {machine['cores']} cores, {machine['cpu']}, {_number(machine['memory_gib'])} GiB "
              f"memory; {machine['platform']}; Python {machine['python']}; torch {machine.get('torch')} "
-             f"({machine.get('torch_threads', '—')} threads); GPU: {machine.get('gpu', '—')}.",
+             f"({machine.get('torch_threads', '—')} threads); GPU: {machine.get('gpu', '—')}; "
+             f"course_utils trains on: {machine.get('device', '—')}.",
              f"- Load average (1 / 5 / 15 min): before {_load(run['load_before'])}, "
              f"after {_load(run['load_after'])}. The machine may have been shared: ratios are measured "
              f"within one process, interleaved, so they suffer less than absolute times.", ""]
@@ -441,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     run["notebooks"] = None
     if not args.skip_notebooks:
         paths = ([p.resolve() for p in args.notebooks] if args.notebooks is not None
-                 else sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+                 else discover_notebooks(ROOT / "notebooks"))
         run["notebooks"] = run_notebooks(paths)
     run["fresh_clone"] = measure_fresh_clone(args.timeout) if args.fresh_clone else None
     run["load_after"] = os.getloadavg()

@@ -95,6 +95,25 @@ def test_run_benchmark_reports_failures(tmp_path):
     assert run_all.run_benchmark(slow, timeout=1).status.startswith("timed out")
 
 
+def test_every_numbered_notebook_is_discovered_even_a_new_one(tmp_path):
+    for name in ("01_a.ipynb", "09_new_topic.ipynb", "10_later.ipynb", "draft.ipynb", "1_short.ipynb", "02_b.py"):
+        (tmp_path / name).write_text("{}")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "03_c-checkpoint.ipynb").write_text("{}")
+    assert [p.name for p in run_all.discover_notebooks(tmp_path)] == ["01_a.ipynb", "09_new_topic.ipynb",
+                                                                       "10_later.ipynb"]
+    real = [p.name for p in run_all.discover_notebooks(ROOT / "notebooks")]
+    assert real[:6] == ["01_wordnet_limits.ipynb", "02_one_hot_vs_dense.ipynb", "03_word2vec.ipynb", "04_elmo.ipynb",
+                        "05_self_attention.ipynb", "06_transformer.ipynb"]
+
+
+def test_the_machine_line_names_the_device_the_course_trains_on(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert run_all.machine_description()["device"] == "cpu (COURSE_DEVICE=cpu)"
+    monkeypatch.setenv("COURSE_DEVICE", "bogus")
+    assert run_all.machine_description()["device"].startswith("none usable: unknown device 'bogus'")
+
+
 def test_notebook_budgets():
     assert notebook_budget.budget_seconds(Path("05_self_attention.ipynb")) == 120
     assert notebook_budget.budget_seconds(Path("09_instructgpt.ipynb")) == 180
@@ -138,6 +157,7 @@ def test_main_writes_one_table_from_one_run(tmp_path):
     assert float(cells[1]) > 0 and cells[2] == "120" and float(cells[3]) > 0 and cells[5] == "yes"
     assert "whole course** (1 notebooks" in text
     assert f"{run_all.os.cpu_count()} cores" in text and "Load average (1 / 5 / 15 min): before" in text
+    assert "course_utils trains on: " in text
     assert "Not measured in this run" in text  # no --fresh-clone
     assert json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])["ratio_fast"] == 0.767
 
