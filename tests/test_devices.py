@@ -329,6 +329,44 @@ def test_cpu_results_do_not_depend_on_how_the_cpu_was_chosen(run, monkeypatch, d
     assert _same(from_environment, default), "COURSE_DEVICE=cpu changed the results"
 
 
+def _same_structure(first, second) -> bool:
+    """The same nesting, lengths, keys and tensor/array shapes; numbers may differ."""
+    shapes = [tuple(v.shape) if isinstance(v, (torch.Tensor, np.ndarray)) else None for v in (first, second)]
+    if shapes != [None, None]:
+        return shapes[0] == shapes[1]
+    if isinstance(first, dict):
+        return isinstance(second, dict) and first.keys() == second.keys() and all(
+            _same_structure(first[k], second[k]) for k in first)
+    if isinstance(first, (list, tuple)):
+        return isinstance(second, (list, tuple)) and len(first) == len(second) and all(
+            _same_structure(a, b) for a, b in zip(first, second))
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return isinstance(second, (int, float)) and not isinstance(second, bool)
+    return type(first) is type(second)
+
+
+def test_same_structure_ignores_values_only():
+    assert _same_structure([1.0, {"a": np.zeros(3)}, torch.ones(2, 2), "x"], [2.5, {"a": np.ones(3)}, torch.zeros(2, 2), "y"])
+    assert not _same_structure([np.zeros(3)], [np.zeros(4)])
+    assert not _same_structure({"a": 1.0}, {"b": 1.0})
+    assert not _same_structure([1.0], ["1.0"])
+
+
+ACCELERATORS = [name for name in ("cuda", "mps") if training._available(name)]
+
+
+@pytest.mark.skipif(not ACCELERATORS, reason="no CUDA or MPS device on this machine (the CPU-only PyTorch wheel)")
+@pytest.mark.parametrize("run", RUNNERS, ids=lambda run: run.__name__.removeprefix("_run_"))
+def test_an_accelerator_gives_the_cpu_losses(run):
+    cpu = run(device="cpu")
+    for accelerator in ACCELERATORS:
+        other = run(device=accelerator)
+        assert _same_structure(other, cpu), f"{accelerator} returned differently shaped results"
+        if run is not _run_elmo:  # ELMo's dropout draws its masks from the device's own generator
+            np.testing.assert_allclose(other[0], cpu[0], rtol=1e-3, atol=1e-5,
+                                       err_msg=f"training losses on {accelerator} differ from the CPU's")
+
+
 def test_time_training_step_runs_on_the_requested_device(device_requests):
     from course_utils.word2vec_evaluation import time_training_step
 
