@@ -34,6 +34,7 @@ Modules follow the course order; a notebook imports what it teaches from here, a
 ``ngram``                    the language-model ladder below GPT: n-grams, fixed window, LSTM (08)
 ``gpt``                      decoder-only Transformer, key/value cache, GPT-1 head (08)
 ``generation``               greedy, temperature, top-k, top-p sampling with a cache (08)
+``ladder``                   the ladder's rows and the weight-tying pair from checkpoint metadata (08)
 ``icl_tasks``                in-context task family, k-shot prompts, induction heads (08)
 ``rlhf_tasks``               instruction prompts, demonstrations and the rule-based labeler (09)
 ``rlhf``                     rankings → pairs, pairwise loss, KL reward, GAE, PPO and DPO losses (09)

@@ -175,32 +175,37 @@ def generate(model: GPT, prompt: Tensor | Sequence[int], *, max_new_tokens: int 
     lengths = torch.full((B,), max_new_tokens, dtype=torch.long, device=ids.device)
     running = torch.ones(B, dtype=torch.bool, device=ids.device)
     with evaluating(model):
-        cache: KeyValueCache | None = None
+        # Storage for every position this call can reach, written in place step by step (no re-copying).
+        cache = KeyValueCache.with_capacity(ids.shape[1] + max_new_tokens) if use_cache else None
         sequence, step_input = ids, ids
         for step in range(max_new_tokens):
             if use_cache:
-                out = model(step_input, cache=cache, use_cache=True)
+                out = model(step_input, cache=cache, use_cache=True, last_logits_only=True)
                 cache = out.cache
             else:
-                out = model(sequence)
+                out = model(sequence, last_logits_only=True)
             logits = out.logits[:, -1].float()  # (B, V) only the last position predicts the next token
-            probabilities = next_token_probabilities(logits, temperature=temperature, top_k=top_k, top_p=top_p)
             if temperature == 0:
                 chosen = logits.argmax(-1)
             else:
+                probabilities = next_token_probabilities(logits, temperature=temperature, top_k=top_k, top_p=top_p)
                 chosen = torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)  # (B,)
-            chosen = torch.where(running, chosen, tokens[:, step])
-            tokens[:, step] = chosen
-            log_probs[:, step] = torch.where(running, logits.log_softmax(-1).gather(-1, chosen[:, None]).squeeze(-1),
-                                             torch.zeros_like(log_probs[:, step]))
-            if stop_token is not None:
+            token_log_prob = logits.log_softmax(-1).gather(-1, chosen[:, None]).squeeze(-1)  # (B,)
+            if stop_token is None:  # every row runs to max_new_tokens
+                tokens[:, step] = chosen
+                log_probs[:, step] = token_log_prob
+            else:
+                chosen = torch.where(running, chosen, tokens[:, step])
+                tokens[:, step] = chosen
+                log_probs[:, step] = torch.where(running, token_log_prob, torch.zeros_like(token_log_prob))
                 stopped_now = running & (chosen == stop_token)
                 lengths[stopped_now] = step + 1
                 running &= ~stopped_now
                 if not bool(running.any()):
                     break
             step_input = chosen[:, None]
-            sequence = torch.cat([sequence, step_input], dim=1)
+            if not use_cache:
+                sequence = torch.cat([sequence, step_input], dim=1)
     return GenerationOutput(tokens, log_probs, lengths, ids, dropped)
 
 

@@ -135,10 +135,24 @@ class KeyValueCache:
     """Keys and values of the positions seen so far, one (k, v) pair per layer, each (B, H, S, D).
 
     A new token's query attends to these plus its own key and value, so a forward pass over only the
-    new tokens gives the same outputs as one over the whole sequence (the cache grows by concatenation).
+    new tokens gives the same outputs as one over the whole sequence. A cache made by
+    :meth:`with_capacity` writes new keys and values into storage allocated once for ``capacity``
+    positions (``layers`` are views of its filled part), so a generation step copies only the new
+    position; otherwise (or when an older cache is extended a second time) they are concatenated.
+    Either way a cache object never changes once made.
     """
 
     layers: list[tuple[Tensor, Tensor]] = field(default_factory=list)
+    capacity: int | None = None  # positions the shared storage holds (None: grow by concatenation)
+    storage: list[tuple[Tensor, Tensor]] | None = field(default=None, repr=False)  # (B, H, capacity, D) x 2 per layer
+    filled: list[int] | None = field(default=None, repr=False)  # [positions written], shared by views of one storage
+
+    @classmethod
+    def with_capacity(cls, capacity: int) -> KeyValueCache:
+        """An empty cache whose storage (allocated by the first forward pass) holds ``capacity`` positions."""
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
+        return cls(capacity=capacity)
 
     @property
     def length(self) -> int:
@@ -146,8 +160,25 @@ class KeyValueCache:
         return self.layers[0][0].shape[-2] if self.layers else 0
 
     def select(self, rows: Tensor) -> KeyValueCache:
-        """The cache of a subset (or reordering) of the batch rows."""
+        """The cache of a subset (or reordering) of the batch rows (a copy that grows by concatenation)."""
         return KeyValueCache([(k[rows], v[rows]) for k, v in self.layers])
+
+    def append_storage(self, new_positions: int, layers: int, shape: tuple[int, int, int], like: Tensor,
+                       ) -> tuple[list[tuple[Tensor, Tensor]], list[int]] | None:
+        """(storage, filled) to write ``new_positions`` after these positions in place, or None when the
+        cache must grow by concatenation: no capacity, no room left, or a later cache already wrote past
+        this one's end. ``shape`` is (B, H, D); the storage is allocated (like ``like``) on first use."""
+        S = self.length
+        if self.capacity is None or S + new_positions > self.capacity:
+            return None
+        if self.storage is None:
+            if S:  # positions given as plain tensors: nothing to append to
+                return None
+            B, H, D = shape
+            storage = [(like.new_empty(B, H, self.capacity, D), like.new_empty(B, H, self.capacity, D))
+                       for _ in range(layers)]
+            return storage, [0]
+        return (self.storage, self.filled) if self.filled[0] == S else None
 
 
 @dataclass
@@ -190,31 +221,45 @@ class GPTBlock(nn.Module):
         self.dropout2 = nn.Dropout(config.dropout)
 
     def attend(self, x: Tensor, past: tuple[Tensor, Tensor] | None, need_weights: bool,
+               storage: tuple[Tensor, Tensor] | None = None,
                ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
-        """Causal self-attention of (B, T, C) after ``past`` keys/values; returns (out, (k, v), weights)."""
+        """Causal self-attention of (B, T, C) after ``past`` keys/values; returns (out, (k, v), weights).
+
+        ``storage``: (B, H, capacity, D) tensors that already hold ``past`` in their first positions;
+        the new keys and values are written after them and (k, v) are views (no concatenation).
+        """
         attention = self.self_attention
         q, k, v = F.linear(x, attention.in_proj_weight, attention.in_proj_bias).chunk(3, dim=-1)  # 3 x (B, T, C)
         q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))  # (B, H, T, D)
-        if past is not None:
+        T = q.shape[-2]
+        if storage is not None:
+            start = 0 if past is None else past[0].shape[-2]
+            storage[0][:, :, start:start + T] = k
+            storage[1][:, :, start:start + T] = v
+            k, v = storage[0][:, :, :start + T], storage[1][:, :, :start + T]  # (B, H, S, D) views
+        elif past is not None:
             k = torch.cat([past[0], k], dim=-2)  # (B, H, S, D)
             v = torch.cat([past[1], v], dim=-2)
-        T, S = q.shape[-2], k.shape[-2]
+        S = k.shape[-2]
         p = attention.dropout if self.training else 0.0
         weights = None
         if need_weights:
             out, weights = scaled_dot_product_attention(q, k, v, _cached_causal_mask(T, S, x.device),
                                                         dropout_p=p, training=self.training, return_weights=True)
-        elif T == S:
-            out = fast_scaled_dot_product_attention(q, k, v, dropout_p=p, training=self.training, is_causal=True)
+        elif T == S:  # no cache: PyTorch's fused kernel with its built-in causal mask (no mask tensor)
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+        elif T == 1:  # one new token after the cache: it may read every position, so no mask at all
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         else:
             out = fast_scaled_dot_product_attention(q, k, v, _cached_causal_mask(T, S, x.device),
                                                     dropout_p=p, training=self.training)
         return attention.out_proj(merge_heads(out)), (k, v), weights
 
     def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, *, need_weights: bool = False,
+                storage: tuple[Tensor, Tensor] | None = None,
                 ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
         """(B, T, C) → (output (B, T, C), this layer's keys/values (B, H, S, D) x 2, weights or None)."""
-        attended, key_value, weights = self.attend(self.norm1(x), past, need_weights)
+        attended, key_value, weights = self.attend(self.norm1(x), past, need_weights, storage)
         x = x + self.dropout1(attended)
         x = x + self.dropout2(self.feed_forward(self.norm2(x)))
         return x, key_value, weights
@@ -284,30 +329,46 @@ class GPT(nn.Module):
 
     def forward(self, ids: Tensor, *, targets: Tensor | None = None, loss_mask: Tensor | None = None,
                 cache: KeyValueCache | None = None, use_cache: bool = False, need_weights: bool = False,
-                ) -> GPTOutput:
+                last_logits_only: bool = False) -> GPTOutput:
         """Run the model on ``ids`` (B, T), after the positions held in ``cache`` (if any).
 
         ``targets``: (B, T) ids whose *shifted* loss is computed — usually ``ids`` itself: the logits at
         position t are scored against ``targets[:, t + 1]`` (see :func:`lm_loss`; ``loss_mask`` (B, T)
         picks which target tokens count, e.g. only a response's tokens for supervised fine-tuning).
-        ``use_cache`` returns the keys and values (those of ``cache`` plus the new ones).
+        ``use_cache`` returns the keys and values (those of ``cache`` plus the new ones; see
+        :class:`KeyValueCache` for how they are stored). ``last_logits_only``: logits (B, 1, V) of the last
+        position only — all that generation needs (no loss then).
         """
         offset = 0 if cache is None else cache.length
         self.check_ids(ids, offset)
         if cache is not None and cache.layers and cache.layers[0][0].shape[0] != ids.shape[0]:
             raise ValueError(f"the cache holds {cache.layers[0][0].shape[0]} rows but ids have {ids.shape[0]}")
+        if last_logits_only and targets is not None:
+            raise ValueError("a loss needs the logits of every position: do not combine targets with last_logits_only")
+        B, T = ids.shape
+        c = self.config
+        appendable = None
+        if use_cache and cache is not None:
+            appendable = cache.append_storage(T, c.n_layers, (B, c.n_heads, c.d_model // c.n_heads),
+                                              self.token_embedding.weight)
+        storage, filled = appendable if appendable is not None else (None, None)
         x = self.position_embedding(self.token_embedding(ids), offset)  # (B, T, C)
         new_cache, maps = [], []
         for i, block in enumerate(self.blocks):
             past = cache.layers[i] if cache is not None and cache.layers else None
-            x, key_value, weights = block(x, past, need_weights=need_weights)
+            x, key_value, weights = block(x, past, need_weights=need_weights,
+                                          storage=None if storage is None else storage[i])
             new_cache.append(key_value)
             maps.append(weights)
         hidden = self.final_norm(x)
-        logits = F.linear(hidden, self.output_weight())  # (B, T, V)
+        logits = F.linear(hidden[:, -1:] if last_logits_only else hidden, self.output_weight())  # (B, T or 1, V)
         loss = None if targets is None else lm_loss(logits, targets, loss_mask)
-        return GPTOutput(logits, hidden, loss, maps if need_weights else None,
-                         KeyValueCache(new_cache) if use_cache else None)
+        next_cache = None
+        if use_cache:
+            if storage is not None:
+                filled[0] = offset + T  # later caches of this storage append after these positions
+            next_cache = KeyValueCache(new_cache, cache.capacity if storage is not None else None, storage, filled)
+        return GPTOutput(logits, hidden, loss, maps if need_weights else None, next_cache)
 
 
 # --------------------------------------------------------------------------------------------------

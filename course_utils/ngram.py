@@ -51,6 +51,8 @@ __all__ = [
 # The shifted next-token loss and perplexity (every rung)
 # --------------------------------------------------------------------------------------------------
 
+_IGNORE = -100  # target id that cross_entropy skips (the position after the last token)
+
 
 def _check_targets(logits: Tensor, targets: Tensor, loss_mask: Tensor | None) -> None:
     if logits.dim() != 3:
@@ -83,10 +85,13 @@ def lm_loss(logits: Tensor, targets: Tensor, loss_mask: Tensor | None = None) ->
     """
     _check_targets(logits, targets, loss_mask)
     V = logits.shape[-1]
-    nll = F.cross_entropy(logits[:, :-1].reshape(-1, V), targets[:, 1:].reshape(-1), reduction="none")
+    # Shift the *targets* left (the last position gets the ignored id) instead of slicing the logits:
+    # logits[:, :-1] would copy the (B, T-1, V) tensor forward and again in the backward pass.
+    shifted = F.pad(targets[:, 1:], (0, 1), value=_IGNORE)  # (B, T): shifted[:, t] = targets[:, t + 1]
     if loss_mask is None:
-        return nll.mean()
-    weight = loss_mask[:, 1:].reshape(-1).to(nll.dtype)
+        return F.cross_entropy(logits.reshape(-1, V), shifted.reshape(-1), ignore_index=_IGNORE)
+    nll = F.cross_entropy(logits.reshape(-1, V), shifted.reshape(-1), ignore_index=_IGNORE, reduction="none")
+    weight = F.pad(loss_mask[:, 1:].to(nll.dtype), (0, 1)).reshape(-1)  # (B·T,) 0 at the ignored last position
     total = weight.sum()
     if float(total) == 0:
         raise ValueError("loss_mask selects no target token (after dropping the first column)")

@@ -93,6 +93,34 @@ def test_cache_gives_the_same_logits_as_a_full_pass():
     assert_close(model(ids[:1, 7:], cache=first.cache.select(torch.tensor([0]))).logits, full[:1, 7:])
 
 
+def test_preallocated_cache_appends_in_place_and_older_caches_stay_valid():
+    model = _model(seed=4)
+    ids = torch.randint(0, 37, (2, 12), generator=torch.Generator().manual_seed(5))
+    full = model(ids).logits
+    cache = KeyValueCache.with_capacity(12)
+    first = model(ids[:, :7], cache=cache, use_cache=True)
+    storage = first.cache.storage
+    assert first.cache.length == 7 and storage[0][0].shape == (2, 4, 12, 6)
+    steps = [first]
+    for t in range(7, 12):  # one token at a time, as generation does
+        steps.append(model(ids[:, t:t + 1], cache=steps[-1].cache, use_cache=True, last_logits_only=True))
+    last = steps[-1].cache
+    assert last.length == 12 and last.storage is storage  # written into the one storage, never re-copied
+    assert last.layers[0][0].data_ptr() == storage[0][0].data_ptr()
+    assert_close(torch.cat([s.logits[:, -1:] for s in steps], dim=1), full[:, 6:])
+    # An older cache extended again must not see (or overwrite) the later positions: it concatenates.
+    branch = model(ids[:, 7:9].flip(1), cache=first.cache, use_cache=True)
+    assert branch.cache.storage is None and branch.cache.length == 9
+    assert_close(branch.logits, model(torch.cat([ids[:, :7], ids[:, 7:9].flip(1)], dim=1)).logits[:, 7:])
+    assert_close(last.layers[1][1], model(ids, use_cache=True).cache.layers[1][1])  # the storage is intact
+    # no room left: concatenation as well
+    assert model(ids[:, :1], cache=last, use_cache=True).cache.storage is None
+    with pytest.raises(ValueError, match="capacity must be a positive integer"):
+        KeyValueCache.with_capacity(0)
+    with pytest.raises(ValueError, match="last_logits_only"):
+        model(ids, targets=ids, last_logits_only=True)
+
+
 def test_attention_weights_are_causal_and_match_the_fast_path():
     model = _model(seed=6)
     ids = torch.randint(0, 37, (2, 9), generator=torch.Generator().manual_seed(7))

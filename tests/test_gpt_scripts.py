@@ -4,11 +4,13 @@ checkpoints with their command and metrics."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from course_utils.gpt import load_gpt
 from course_utils.ngram import load_neural_lm
@@ -52,3 +54,46 @@ def test_pretrain_icl_script(tmp_path):
     assert [r["step"] for r in metadata["history"]] == [0, 3, 6]
     assert set(metrics["accuracy"]) == {"with_description", "without_description"}
     assert metadata["icl_config"]["steps"] == 6
+
+
+def _run_command(command: list[str]) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300, env=environment)
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
+    return result
+
+
+def test_pretrain_gpt_under_torchrun_follows_the_single_process_losses(tmp_path):
+    """Same seed and global batch: 2 gloo processes (DDP, each half of every batch) give one process's losses."""
+    script = str(ROOT / "scripts" / "pretrain_gpt.py")
+    tiny = [arg for arg in TINY if arg != "--no-progress"] + ["--dropout", "0", "--steps", "6", "--device", "cpu",
+                                                              "--no-progress"]
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    _run_command([sys.executable, script, *tiny, "--output", str(tmp_path / "one.safetensors"), "--losses-out", str(one)])
+    result = _run_command([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           script, *tiny, "--output", str(tmp_path / "two.safetensors"), "--losses-out", str(two)])
+    assert "2 processes (gloo)" in result.stdout
+    single, parallel = json.loads(one.read_text()), json.loads(two.read_text())
+    assert len(single) == len(parallel) == 6
+    assert single[-1] < single[0]  # it learns
+    torch.testing.assert_close(torch.tensor(parallel), torch.tensor(single), rtol=1e-4, atol=1e-4)
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["processes"] == 2 and metrics["device"] == "cpu"
+    # the two runs' weights agree too (rank 0 wrote the DDP model)
+    a, _ = load_gpt(tmp_path / "one.safetensors")
+    b, _ = load_gpt(tmp_path / "two.safetensors")
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, rtol=2e-3, atol=2e-3, msg=name)
+
+
+def test_pretrain_gpt_bf16_autocast_follows_float32(tmp_path):
+    """--bf16 autocasts the forward pass only: its loss curve stays close to the float32 run's."""
+    curves = {}
+    for name, extra in (("fp32", []), ("bf16", ["--bf16"])):
+        out = tmp_path / f"{name}.json"
+        metrics = _run("pretrain_gpt.py", "--output", str(tmp_path / f"{name}.safetensors"), "--losses-out", str(out),
+                       *extra, *TINY)
+        assert metrics["bf16"] is (name == "bf16")
+        curves[name] = torch.tensor(json.loads(out.read_text()))
+    assert curves["bf16"][-1] < curves["bf16"][0] - 0.1  # it learns
+    torch.testing.assert_close(curves["bf16"], curves["fp32"], rtol=0, atol=0.05)
