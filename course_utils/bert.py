@@ -93,7 +93,8 @@ class BertConfig:
         return TransformerConfig(d_model=self.d_model, n_heads=self.n_heads, d_ff=self.d_ff,
                                  n_encoder_layers=self.n_layers, n_decoder_layers=0, dropout=self.dropout,
                                  activation="gelu", norm_first=False, layer_norm_eps=self.layer_norm_eps,
-                                 max_len=self.max_len, positional="learned", pad_id=self.pad_id)
+                                 max_len=self.max_len, positional="learned", pad_id=self.pad_id,
+                                 ffn_hidden_dropout=False)  # BERT drops the FFN output, not its hidden layer
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -81,11 +81,15 @@ class CurvePoint:
 def learning_curve(pretrained: PretrainedBert, train: TaskData, test: TaskData, budgets: Sequence[int], *,
                    seeds: Sequence[int] = (0, 1, 2), steps: int = 40, batch_size: int = 16,
                    learning_rate: float = 1e-4, scratch_learning_rate: float | None = None,
-                   n_classes: int = 2, progress: bool = False) -> list[CurvePoint]:
+                   pooling: str = "cls", n_classes: int = 2, progress: bool = False,
+                   device: torch.device | str | None = None) -> list[CurvePoint]:
     """Fine-tune pre-trained and from-scratch sequence classifiers on ``n`` labelled examples for each
-    budget and seed; returns test accuracies. Every run makes ``steps`` optimiser steps (the number of
-    epochs is ``ceil(steps · batch_size / n)``), so small budgets are not simply under-trained.
-    For each seed, the ``n`` examples are the first ``n`` of one random order, so budgets are nested."""
+    budget and seed; returns test accuracies. Every run makes about ``steps`` optimiser steps (the number
+    of epochs is ``ceil(steps · batch_size / n)``), so small budgets are not simply under-trained.
+    For each seed, the ``n`` examples are the first ``n`` of one random order, so budgets are nested.
+    ``scratch_learning_rate`` (default: ``learning_rate``) lets each start use the rate that suits it —
+    a pre-trained encoder is usually fine-tuned with a smaller one; choose both on validation data.
+    ``device``: where the models train and predict."""
     from tqdm.auto import tqdm
 
     if max(budgets) > len(train):
@@ -99,10 +103,11 @@ def learning_curve(pretrained: PretrainedBert, train: TaskData, test: TaskData, 
             subset = train.subset(order.tolist())
             epochs = max(1, math.ceil(steps * batch_size / n))
             for from_checkpoint, scores in ((True, point.pretrained), (False, point.scratch)):
-                model = SequenceClassifier(fresh_bert(pretrained, from_checkpoint=from_checkpoint, seed=seed), n_classes)
+                model = SequenceClassifier(fresh_bert(pretrained, from_checkpoint=from_checkpoint, seed=seed), n_classes,
+                                           pooling=pooling)
                 lr = learning_rate if from_checkpoint or scratch_learning_rate is None else scratch_learning_rate
                 fine_tune(model, subset, epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed,
-                          pad_id=pretrained.tokenizer.pad_id)
+                          pad_id=pretrained.tokenizer.pad_id, device=device)
                 scores.append(accuracy(predict(model, test, pad_id=pretrained.tokenizer.pad_id), test.labels))
                 bar.update(1)
         points.append(point)

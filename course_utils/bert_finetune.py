@@ -64,17 +64,25 @@ __all__ = [
 
 
 class SequenceClassifier(nn.Module):
-    """Classification of a sentence or a sentence pair from the pooled ``[CLS]`` vector."""
+    """Classification of a sentence or a sentence pair from the pooled ``[CLS]`` vector (BERT's recipe,
+    ``pooling="cls"``) or from the mean of the last layer's real-token vectors (``pooling="mean"``)."""
 
-    def __init__(self, bert: Bert, n_classes: int, dropout: float = 0.1) -> None:
+    def __init__(self, bert: Bert, n_classes: int, dropout: float = 0.1, pooling: str = "cls") -> None:
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-        self.bert, self.dropout = bert, nn.Dropout(dropout)
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        self.bert, self.dropout, self.pooling = bert, nn.Dropout(dropout), pooling
         self.head = nn.Linear(bert.config.d_model, n_classes)
 
     def forward(self, batch: BertBatch) -> Tensor:
-        pooled = self.bert(batch.ids, batch.segments, batch.attention_mask, heads="none").pooled
+        out = self.bert(batch.ids, batch.segments, batch.attention_mask, heads="none")
+        if self.pooling == "cls":
+            pooled = out.pooled  # (B, C)
+        else:
+            keep = batch.attention_mask[..., None].to(out.hidden.dtype)  # (B, T, 1)
+            pooled = (out.hidden * keep).sum(1) / keep.sum(1)  # (B, C)
         return self.head(self.dropout(pooled))  # (B, n_classes)
 
     def loss(self, batch: BertBatch) -> Tensor:
@@ -184,8 +192,10 @@ def encode_pairs(pretrained: PretrainedBert, pairs: Sequence[tuple[str, str]], l
 
 
 def fine_tune(model: nn.Module, data: TaskData, *, epochs: int = 3, batch_size: int = 16, learning_rate: float = 1e-4,
-              warmup_share: float = 0.1, seed: int = 0, pad_id: int = 0, progress: bool = False) -> list[float]:
-    """Train a head model (with its BERT) on ``data`` with AdamW and linear warm-up/decay; returns losses."""
+              warmup_share: float = 0.1, seed: int = 0, pad_id: int = 0, progress: bool = False,
+              device: torch.device | str | None = None) -> list[float]:
+    """Train a head model (with its BERT) on ``data`` with AdamW and linear warm-up/decay; returns losses.
+    ``device``: move the model and every batch there first (None: where the model is)."""
     from .transformer import linear_warmup_schedule
 
     if len(data) == 0:
@@ -203,24 +213,27 @@ def fine_tune(model: nn.Module, data: TaskData, *, epochs: int = 3, batch_size: 
     warmup = min(steps - 1, int(warmup_share * steps)) if steps > 1 else 0
     scheduler = linear_warmup_schedule(optimizer, warmup, steps) if steps > 1 else None
     history = fit(model, batches, lambda m, b: m.loss(b), optimizer, epochs=epochs, scheduler=scheduler,
-                  grad_clip=1.0, progress=progress, desc="fine-tuning")
+                  grad_clip=1.0, progress=progress, desc="fine-tuning", device=device)
     return history.losses
 
 
 def predict(model: nn.Module, data: TaskData, *, batch_size: int = 64, pad_id: int = 0) -> list:
-    """Predictions in the labels' format: a class, a list of tags (first pieces only), or (start, end)."""
+    """Predictions in the labels' format: a class, a list of tags (first pieces only), or (start, end).
+    Runs where the model's parameters are, without gradients."""
     out: list = []
+    device = next(model.parameters()).device
     with evaluating(model):
         for start in range(0, len(data), batch_size):
             indices = range(start, min(start + batch_size, len(data)))
-            batch = data.batch(indices, pad_id)
+            batch = data.batch(indices, pad_id).to(device)
             if isinstance(model, SpanExtractor):
                 s, e = model(batch)
                 allowed = (batch.segments == 1) & batch.attention_mask
-                allowed &= torch.arange(batch.ids.shape[1])[None, :] < batch.attention_mask.sum(1, keepdim=True) - 1
+                allowed &= (torch.arange(batch.ids.shape[1], device=device)[None, :]
+                            < batch.attention_mask.sum(1, keepdim=True) - 1)
                 out += [tuple(span) for span in best_span(s, e, allowed).tolist()]
             elif isinstance(model, TokenTagger):
-                tags = model(batch).argmax(-1)
+                tags = model(batch).argmax(-1).cpu()
                 for row, i in enumerate(indices):
                     gold = data.labels[i]
                     out.append([int(tags[row, t]) if g != -100 else -100 for t, g in enumerate(gold)])

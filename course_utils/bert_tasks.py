@@ -26,10 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
 from .bert import IS_NEXT, NOT_NEXT, Bert, PretrainedBert, mask_tokens_for_mlm
+from .distributed import DistributedContext
 from .tokenization import WordPiece
 from .training import TrainingHistory, evaluating, fit
 from .transformer import linear_warmup_schedule
@@ -135,8 +137,14 @@ class NspPair:
 def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], n_pairs: int | None = None, *,
                    seed: int = 0, next_prob: float = 0.5) -> list[NspPair]:
     """Pairs for next-sentence prediction: A is a sentence with a successor in its document; with
-    probability ``next_prob`` B is that successor (IsNext), otherwise a random sentence of a *different*
-    document (NotNext).
+    probability ``next_prob`` B is that successor (IsNext), otherwise a random sentence of the corpus
+    from a *different* document (NotNext).
+
+    The NotNext sentence is drawn uniformly over the corpus's *sentences* (as BERT's "random sentence
+    from the corpus"), not by first drawing a document: with documents of very different sizes (long
+    Wikipedia articles, short news stories) a uniform document draw would take most NotNext sentences
+    from the many short documents, and the model could tell NotNext by the kind of text B is rather
+    than by whether it continues A.
 
     Without ``n_pairs`` every sentence that has a successor gives one pair (in document order);
     with it, ``n_pairs`` starting sentences are drawn uniformly at random (with replacement).
@@ -148,6 +156,9 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], n_pairs: int | 
         raise ValueError("no document has two sentences: there is no next sentence to pair with")
     if len(documents) < 2 and next_prob < 1.0:
         raise ValueError("NotNext pairs need at least two documents (B comes from another document)")
+    offsets = np.cumsum([0] + [len(doc) for doc in documents])  # first sentence number of each document
+    total = int(offsets[-1])
+    offsets = offsets[:-1]
     rng = np.random.default_rng(seed)
     if n_pairs is not None:
         if n_pairs < 1:
@@ -159,9 +170,11 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], n_pairs: int | 
         if rng.random() < next_prob:
             pairs.append(NspPair(a, list(documents[d][i + 1]), IS_NEXT))
             continue
-        other = int(rng.integers(len(documents) - 1))
-        other += other >= d  # any document but d
-        pairs.append(NspPair(a, list(documents[other][int(rng.integers(len(documents[other])))]), NOT_NEXT))
+        # a sentence drawn uniformly from the sentences of every document but d
+        k = int(rng.integers(total - len(documents[d])))
+        k += int(k >= offsets[d]) * len(documents[d])  # skip document d's block of sentence numbers
+        other = int(np.searchsorted(offsets, k, side="right")) - 1
+        pairs.append(NspPair(a, list(documents[other][k - offsets[other]]), NOT_NEXT))
     return pairs
 
 
@@ -234,7 +247,10 @@ class PretrainingConfig:
 
 def pretraining_batches(documents: Sequence[Sequence[Sequence[int]]], tokenizer: WordPiece, *, batch_size: int,
                         max_len: int, seed: int = 0, mask_prob: float = 0.15) -> Callable[[], object]:
-    """A callable returning an endless generator of masked NSP batches (``labels`` = (mlm labels, nsp labels))."""
+    """A callable returning an endless generator of masked NSP batches: tuples ``(inputs, mlm labels, nsp
+    labels, masked)`` where ``masked`` is a 0-d tensor, the number of masked positions in the whole batch
+    (it stays whole when :func:`course_utils.distributed.shard_batch` cuts the rest, so every process
+    divides its share of the masked-LM loss by the same global count)."""
     special_ids = [tokenizer[s] for s in tokenizer.specials]
 
     def generate():
@@ -250,24 +266,48 @@ def pretraining_batches(documents: Sequence[Sequence[Sequence[int]]], tokenizer:
                                                         special_ids=special_ids, mask_prob=mask_prob,
                                                         generator=generator)
             nsp = torch.tensor([p.label for p in pairs])
-            yield BertBatch(corrupted, batch.segments, batch.attention_mask), mlm_labels, nsp
+            masked = (mlm_labels != -100).sum()  # () over the global batch
+            yield BertBatch(corrupted, batch.segments, batch.attention_mask), mlm_labels, nsp, masked
 
     return generate
 
 
-def pretraining_loss(model: Bert, batch: tuple[BertBatch, Tensor, Tensor]) -> Tensor:
-    """Masked-LM cross-entropy over the chosen tokens + NSP cross-entropy."""
-    inputs, mlm_labels, nsp_labels = batch
+def pretraining_loss(model: Bert, batch: tuple) -> Tensor:
+    """Masked-LM cross-entropy averaged over the chosen tokens + NSP cross-entropy averaged over the pairs.
+
+    ``batch``: ``(inputs, mlm labels, nsp labels)`` or, from :func:`pretraining_batches`, with a fourth
+    item, the masked-position count of the *global* batch. Under data parallelism (one shard of the batch
+    per process, gradients averaged over the ``N`` processes) each process then returns
+    ``N · (its masked-LM loss sum) / (global count)``, so the average over processes is exactly the
+    global batch's mean — shards hold different numbers of masked tokens, and a per-shard mean would
+    weight them wrongly. The NSP mean is over equally many pairs on every shard, so it needs no care.
+    """
+    inputs, mlm_labels, nsp_labels, *rest = batch
     device = next(model.parameters()).device
     inputs, mlm_labels, nsp_labels = inputs.to(device), mlm_labels.to(device), nsp_labels.to(device)
     chosen = mlm_labels != -100
     out = model(inputs.ids, inputs.segments, inputs.attention_mask, mlm_positions=chosen)
-    return F.cross_entropy(out.mlm_logits, mlm_labels[chosen]) + F.cross_entropy(out.nsp_logits, nsp_labels)
+    if rest:
+        world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        denominator = rest[0].to(device).clamp(min=1) / world_size
+    else:
+        denominator = chosen.sum().clamp(min=1)
+    mlm = F.cross_entropy(out.mlm_logits, mlm_labels[chosen], reduction="sum") / denominator
+    return mlm + F.cross_entropy(out.nsp_logits, nsp_labels)
 
 
 def pretrain(pretrained: PretrainedBert, documents: Sequence[Sequence[Sequence[int]]], config: PretrainingConfig,
-             *, progress: bool = True, on_step: Callable[[int, float], None] | None = None) -> TrainingHistory:
-    """Pre-train ``pretrained.model`` in place with AdamW, warm-up and linear decay (seeded)."""
+             *, progress: bool = True, on_step: Callable[[int, float], None] | None = None,
+             device: torch.device | str | None = None, distributed: DistributedContext | None = None
+             ) -> TrainingHistory:
+    """Pre-train ``pretrained.model`` in place with AdamW, warm-up and linear decay (seeded).
+
+    ``device`` moves the model and batches there; ``distributed`` (under torchrun) trains data-parallel:
+    every process draws the same global batches and keeps its shard (``config.batch_size`` must be
+    divisible by the number of processes), so the losses equal one process's for the same seed.
+    """
+    if distributed is not None and config.batch_size % distributed.world_size:
+        raise ValueError(f"batch_size={config.batch_size} must be divisible by the {distributed.world_size} processes")
     model = pretrained.model
     batches = pretraining_batches(documents, pretrained.tokenizer, batch_size=config.batch_size,
                                   max_len=model.config.max_len, seed=config.seed, mask_prob=config.mask_prob)
@@ -277,7 +317,8 @@ def pretrain(pretrained: PretrainedBert, documents: Sequence[Sequence[Sequence[i
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
     scheduler = linear_warmup_schedule(optimizer, min(config.warmup_steps, config.steps - 1), config.steps)
     return fit(model, batches, pretraining_loss, optimizer, max_steps=config.steps, scheduler=scheduler,
-               grad_clip=config.grad_clip, progress=progress, desc="pre-training BERT", on_step=on_step)
+               grad_clip=config.grad_clip, progress=progress, desc="pre-training BERT", on_step=on_step,
+               device=device, distributed=distributed)
 
 
 # --------------------------------------------------------------------------------------------------

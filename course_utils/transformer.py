@@ -90,6 +90,7 @@ class TransformerConfig:
     positional: str = "sinusoidal"  # "sinusoidal" (paper) or "learned" (BERT, GPT)
     tie_embeddings: str = "output"  # "none"; "output": target embedding = output projection; "all": also the source
     pad_id: int = 0  # padding token (ignored by masks and the loss)
+    ffn_hidden_dropout: bool = True  # dropout on the FFN hidden layer too (BERT and GPT-2: False)
     bos_id: int = 1  # first token fed to the decoder
     eos_id: int = 2  # token that ends a sentence
 
@@ -120,15 +121,20 @@ class TransformerConfig:
 
 
 class PositionWiseFeedForward(nn.Module):
-    """FFN(x) = W2 · dropout(act(W1 x + b1)) + b2, applied to every position separately."""
+    """FFN(x) = W2 · dropout(act(W1 x + b1)) + b2, applied to every position separately.
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu") -> None:
+    ``hidden_dropout=False`` leaves the hidden layer undropped, FFN(x) = W2 · act(W1 x + b1) + b2, as BERT
+    and GPT-2 do (they drop only the sub-layer's output).
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", *,
+                 hidden_dropout: bool = True) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout) if hidden_dropout else nn.Identity()
         self.activation = _ACTIVATIONS[activation]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -168,11 +174,12 @@ class EncoderBlock(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, *, dropout: float = 0.0, activation: str = "relu",
-                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
+                 norm_first: bool = False, layer_norm_eps: float = 1e-5, ffn_hidden_dropout: bool = True) -> None:
         super().__init__()
         self.norm_first = norm_first
         self.self_attention = MultiHeadAttention(d_model, n_heads, dropout=dropout)
-        self.feed_forward = PositionWiseFeedForward(d_model, d_ff, dropout, activation)
+        self.feed_forward = PositionWiseFeedForward(d_model, d_ff, dropout, activation,
+                                                    hidden_dropout=ffn_hidden_dropout)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout1 = nn.Dropout(dropout)
@@ -268,7 +275,8 @@ class Encoder(nn.Module):
     def __init__(self, config: TransformerConfig, n_layers: int | None = None) -> None:
         super().__init__()
         n_layers = config.n_encoder_layers if n_layers is None else n_layers
-        self.layers = nn.ModuleList(EncoderBlock(**_block_args(config)) for _ in range(n_layers))
+        self.layers = nn.ModuleList(EncoderBlock(**_block_args(config), ffn_hidden_dropout=config.ffn_hidden_dropout)
+                                    for _ in range(n_layers))
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm_first else None
 
     def forward(self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False) -> StackOutput:

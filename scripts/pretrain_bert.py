@@ -13,6 +13,13 @@ accuracy with left context only. Every default comes from :class:`course_utils.b
 :class:`course_utils.bert_tasks.PretrainingConfig`. Seeded; it runs on the device
 ``course_utils.training.choose_device`` picks (a GPU when present, the same command). The last line
 printed is a JSON object with the metrics.
+
+Under ``torchrun`` it trains data-parallel (DistributedDataParallel; gloo on the CPU, nccl on GPUs):
+every process draws the same global batch of ``--batch-size`` pairs and trains on its share, so the
+losses are those of one process with the same seed (``tests/test_bert_pretrain_script.py`` checks it).
+Rank 0 evaluates and writes the checkpoint::
+
+    torchrun --standalone --nproc_per_node 2 scripts/pretrain_bert.py --threads 1 --output /tmp/bert.safetensors
 """
 
 from __future__ import annotations
@@ -60,6 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-lee", action="store_true", help="Wikipedia only (no Lee news stories)")
     parser.add_argument("--full-precision", action="store_true", help="store float32 weights (default float16)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="continue pre-training this checkpoint (its vocabulary and sizes replace the size options)")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: course_utils.training's choice)")
+    parser.add_argument("--losses-out", type=Path, default=None, help="also write the training losses as JSON here")
     return parser.parse_args(argv)
 
 
@@ -88,43 +99,69 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from course_utils import bert_tasks
-    from course_utils.bert import Bert, PretrainedBert, save_bert
+    from course_utils.bert import Bert, PretrainedBert, load_bert, save_bert
     from course_utils.data import lee_documents, wiki_split
+    from course_utils.distributed import close_distributed, init_distributed
     from course_utils.tokenization import train_wordpiece
     from course_utils.training import choose_device, seed_everything
 
     started = time.perf_counter()
     load_before = os.getloadavg()
     torch.set_num_threads(args.threads)
+    device = choose_device(args.device)
+    distributed = init_distributed(device)
+    if distributed is not None:
+        device = distributed.device
+        if args.batch_size % distributed.world_size:
+            raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {distributed.world_size} processes")
+    main_process = distributed is None or distributed.is_main
+    say = print if main_process else (lambda *a, **k: None)
     seed_everything(args.seed)
-    device = choose_device()
     train_articles, heldout_articles = wiki_split(0.1, seed=0)
     train_articles = train_articles[: args.max_train_articles]
     lee = [] if args.no_lee else lee_documents()
     texts = [" ".join(a.tokens) for a in train_articles] + lee
-    tokenizer = train_wordpiece(texts, args.vocab_size)
+    previous = None
+    if args.init_from is not None:
+        previous = load_bert(args.init_from)
+        tokenizer = previous.tokenizer
+    else:
+        tokenizer = train_wordpiece(texts, args.vocab_size)
     documents = ([bert_tasks.chunk_sentences(a.tokens, args.words_per_sentence) for a in train_articles]
                  + [bert_tasks.split_sentences(d) for d in lee])
     train_docs = bert_tasks.encode_documents(documents, tokenizer)
     heldout_docs = bert_tasks.encode_documents(
         [bert_tasks.chunk_sentences(a.tokens, args.words_per_sentence) for a in heldout_articles], tokenizer)
     counts = Counter(i for doc in train_docs for sentence in doc for i in sentence)
-    config = BertConfig(**{f.name: getattr(args, f.name) for f in fields(BertConfig) if f.name not in SKIP})
+    if previous is not None:
+        config = previous.config
+        say(f"continuing from {args.init_from} ({previous.metadata.get('metrics', {}).get('steps', '?')} steps; "
+            "its vocabulary and sizes replace the size options)")
+    else:
+        config = BertConfig(**{f.name: getattr(args, f.name) for f in fields(BertConfig) if f.name not in SKIP})
     training = PretrainingConfig(**{f.name: getattr(args, f.name) for f in fields(PretrainingConfig)})
-    model = Bert(config).to(device)
+    model = (previous.model.train() if previous is not None else Bert(config)).to(device)
     pretrained = PretrainedBert(model, tokenizer)
     parameters = sum(p.numel() for p in model.parameters())
-    print(f"device {device}; {len(train_articles)} training articles + {len(lee)} Lee stories: "
+    say(f"device {device}" + (f", {distributed.world_size} processes ({distributed.backend})" if distributed else "")
+        + f"; {len(train_articles)} training articles + {len(lee)} Lee stories: "
           f"{sum(len(d) for d in train_docs):,} sentences, {sum(counts.values()):,} pieces; held out "
           f"{len(heldout_articles)} articles ({sum(len(d) for d in heldout_docs):,} sentences); vocabulary "
           f"{len(tokenizer)}; {parameters:,} parameters", flush=True)
 
     def report(step: int, loss: float) -> None:
         if step % 100 == 0 or step == training.steps:
-            print(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
+            say(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    history = bert_tasks.pretrain(pretrained, train_docs, training, progress=not args.no_progress, on_step=report)
+    history = bert_tasks.pretrain(pretrained, train_docs, training, progress=not args.no_progress, on_step=report,
+                                  device=device, distributed=distributed)
     train_seconds = time.perf_counter() - started
+    close_distributed(distributed)
+    if not main_process:
+        return {}
+    if args.losses_out is not None:
+        args.losses_out.parent.mkdir(parents=True, exist_ok=True)
+        args.losses_out.write_text(json.dumps(history.losses) + "\n")
     heldout = bert_tasks.masked_heldout_set(heldout_docs, tokenizer, max_len=config.max_len,
                                             n_pairs=args.max_heldout_pairs, seed=1)
     both = bert_tasks.evaluate_pretraining(model, heldout, counts)
@@ -137,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": history.steps, "first_loss": round(losses[0], 4),
         "mean_loss_first_20": round(sum(losses[:k]) / k, 4), "mean_loss_last_20": round(sum(losses[-k:]) / k, 4),
         "parameters": parameters, "train_seconds": round(train_seconds, 1), "threads": args.threads,
+        "processes": 1 if distributed is None else distributed.world_size,
         "device": device.type, "load_average_at_start": [round(x, 2) for x in load_before],
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "seed": args.seed,
     }
@@ -149,6 +187,9 @@ def main(argv: list[str] | None = None) -> dict:
               "words_per_sentence": args.words_per_sentence}
     path = save_bert(pretrained, args.output, metrics=metrics, half=not args.full_precision,
                      extra={"command": command.strip(), "corpus": corpus, "training": training.__dict__,
+                            **({"continued_from": {"command": previous.metadata.get("command"),
+                                                   "metrics": previous.metadata.get("metrics")}}
+                               if previous is not None else {}),
                             "torch": torch.__version__.split("+")[0],
                             "losses_every_10": [round(v, 4) for v in losses[::10]]})
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -230,3 +230,19 @@ def test_load_errors_name_the_problem(tmp_path):
 def test_huggingface_state_dict_rejects_other_models():
     with pytest.raises(TypeError, match="Bert"):
         bert.huggingface_state_dict(torch.nn.Linear(2, 2))
+
+
+def test_feed_forward_hidden_layer_is_not_dropped_as_in_bert():
+    """BERT drops each sub-layer's output but not the FFN's hidden layer; the shared transformer keeps its
+    default (dropout there too) for notebooks 05/06."""
+    from torch import nn
+
+    from course_utils.transformer import PositionWiseFeedForward
+
+    model = Bert(BertConfig(vocab_size=30, d_model=8, n_heads=2, d_ff=16, n_layers=2, dropout=0.5))
+    assert all(isinstance(block.feed_forward.dropout, nn.Identity) for block in model.encoder.layers)
+    ffn = PositionWiseFeedForward(8, 16, dropout=0.5, hidden_dropout=False).train()
+    x = torch.randn(3, 4, 8)
+    torch.testing.assert_close(ffn(x), ffn.eval()(x))  # nothing random left in it
+    default = PositionWiseFeedForward(8, 16, dropout=0.5)
+    assert isinstance(default.dropout, nn.Dropout) and default.dropout.p == 0.5

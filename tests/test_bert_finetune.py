@@ -52,6 +52,14 @@ def test_heads_shapes_and_fine_tuning_fits_a_tiny_task(pretrained):
     assert pairs.inputs[1][1].count(1) >= 1 and len(pairs.inputs[1][0]) == 40  # truncated to max_len
     with pytest.raises(ValueError, match="n_classes"):
         ft.SequenceClassifier(pretrained.model, 1)
+    mean_model = ft.SequenceClassifier(pretrained.model, 2, dropout=0.0, pooling="mean").eval()
+    batch = ft.encode_sentences(pretrained, ["cat mat fox", "dog"], [1, 0]).batch([0, 1])  # the second is padded
+    with torch.no_grad():
+        hidden = pretrained.model(batch.ids, batch.segments, batch.attention_mask, heads="none").hidden
+        expected = mean_model.head(torch.stack([hidden[i, batch.attention_mask[i]].mean(0) for i in range(2)]))
+        torch.testing.assert_close(mean_model(batch), expected)
+    with pytest.raises(ValueError, match="pooling"):
+        ft.SequenceClassifier(pretrained.model, 2, pooling="max")
     with pytest.raises(ValueError, match="no training examples"):
         ft.fine_tune(model, ft.TaskData([], []))
     with pytest.raises(ValueError, match="labels"):

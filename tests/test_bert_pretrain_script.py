@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -30,3 +35,32 @@ def test_a_short_run_learns_and_writes_a_loadable_checkpoint(tmp_path):
     assert loaded.config.d_model == 32 and len(loaded.tokenizer) == 300
     assert loaded.metadata["metrics"]["steps"] == 30 and "--steps 30" in loaded.metadata["command"]
     assert loaded.metadata["corpus"]["heldout"].startswith("wiki_split")
+
+
+TINY_BERT = ["--steps", "4", "--vocab-size", "200", "--d-model", "16", "--n-heads", "2", "--d-ff", "32",
+             "--n-layers", "1", "--batch-size", "8", "--learning-rate", "3e-3", "--warmup-steps", "1",
+             "--dropout", "0", "--max-train-articles", "2", "--max-heldout-pairs", "16", "--no-lee",
+             "--no-progress", "--device", "cpu", "--threads", "1"]
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300, env=environment)
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
+    return result
+
+
+def test_two_torchrun_processes_follow_the_same_losses_as_one(tmp_path):
+    """Same seed and global batch: DDP over 2 gloo processes gives one process's losses (float rounding aside),
+    although the two shards hold different numbers of masked tokens."""
+    script = str(ROOT / "scripts" / "pretrain_bert.py")
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    _run([sys.executable, script, *TINY_BERT, "--output", str(tmp_path / "one.safetensors"), "--losses-out", str(one)])
+    result = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script,
+                   *TINY_BERT, "--output", str(tmp_path / "two.safetensors"), "--losses-out", str(two)])
+    assert "2 processes (gloo)" in result.stdout
+    single, parallel = json.loads(one.read_text()), json.loads(two.read_text())
+    assert len(single) == len(parallel) == 4
+    torch.testing.assert_close(torch.tensor(parallel), torch.tensor(single), rtol=1e-5, atol=1e-5)
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["processes"] == 2 and metrics["steps"] == 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,6 +82,20 @@ def test_nsp_pairs_half_next_half_from_another_document():
         make_nsp_pairs([[[5], [6]]])
     with pytest.raises(ValueError, match="next_prob"):
         make_nsp_pairs(documents, next_prob=1.5)
+
+
+def test_nsp_not_next_sentences_are_drawn_uniformly_over_the_corpus_sentences():
+    """One long document and many short ones: a NotNext B comes from the long one as often as its share of
+    the *other* documents' sentences, not as rarely as one document among many (that skew let the model
+    tell NotNext by the kind of text B was)."""
+    documents = [[[1000 + i] for i in range(300)]] + [[[d * 10 + 1], [d * 10 + 2]] for d in range(1, 51)]
+    pairs = make_nsp_pairs(documents, 6000, seed=0)
+    not_next = [p for p in pairs if p.label == NOT_NEXT]
+    a_short = [p for p in not_next if p.a[0] < 1000]  # A from a short document: B from any other document
+    share_long = np.mean([p.b[0] >= 1000 for p in a_short])
+    expected = 300 / (300 + 49 * 2)
+    assert abs(share_long - expected) < 4 * np.sqrt(expected * (1 - expected) / len(a_short))
+    assert all(p.b[0] < 1000 for p in not_next if p.a[0] >= 1000)  # never A's own document
 
 
 def test_collate_pads_and_labels():
