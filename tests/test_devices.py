@@ -46,8 +46,6 @@ NOT_ENTRY_POINTS = ("course_utils.exercises",)
 # Compliance pending (issue #13): other engineers are adding ``device`` to these modules right now; the
 # lead removes each entry once its module complies. Keep this list short and explicit.
 PENDING_MODULES = {
-    "course_utils.bert_finetune",  # fine_tune: device not committed yet
-    "course_utils.bert_tasks",  # pretrain: device not committed yet
     "course_utils.gpt",  # cross_validate_classifier trains (backward) and has no device yet
     "course_utils.icl_tasks",  # train_icl(device="cpu"): the default should be None
     "course_utils.rlhf_training",  # train_sft, train_reward_model, train_ppo, train_dpo: no device yet
