@@ -78,6 +78,8 @@ CHECKPOINTS = {
     "lstm": "gpt_ladder_lstm.safetensors",  # the LSTM LM on the same tokens
     "icl_2layer": "icl_2layer.safetensors",  # the in-context model
     "icl_1layer": "icl_1layer.safetensors",  # its one-layer control
+    "icl_map_2layer": "icl_map_2layer.safetensors",  # map prompts only, without "=>": the induction probe
+    "icl_map_1layer": "icl_map_1layer.safetensors",  # the same run with one layer (the control)
 }
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from course_utils.distributed import DistributedContext
 from course_utils.gpt import GPT, GPTConfig, lm_loss
 from course_utils.training import evaluating
 
@@ -47,6 +48,7 @@ __all__ = [
     "is_heldout",
     "make_examples",
     "build_prompt",
+    "format_prompt",
     "training_batch",
     "evaluation_prompts",
     "few_shot_accuracy",
@@ -54,6 +56,7 @@ __all__ = [
     "recall_scores",
     "chance_accuracy",
     "icl_loss",
+    "shard_loss",
     "EvaluationSet",
     "EMERGENCE_SHOTS",
     "train_icl",
@@ -87,6 +90,9 @@ class ICLConfig:
     eval_every: int = 50  # steps between held-out evaluations (the emergence curve)
     eval_prompts: int = 64  # held-out prompts per family in each evaluation
     seed: int = 0
+    arrow: bool = True  # False: demonstrations "x y ;" without "=>" (map: the classic induction pattern)
+    map_examples: int = 16  # examples per training map prompt (9: the 8 table items shown once, then the query)
+    query_loss_only: bool = False  # score only the last example's answer (the query), as in associative recall
 
     def model_config(self) -> GPTConfig:
         return GPTConfig(vocab_size=len(SYMBOLS), context_length=self.context_length, d_model=self.d_model,
@@ -183,11 +189,15 @@ def make_examples(family: str, n: int, rng: np.random.RandomState, *, heldout: b
 
 
 def build_prompt(examples: Sequence[Example], *, description: str | None = None, with_answer: bool = True,
-                 ) -> tuple[list[str], list[bool]]:
+                 arrow: bool = True) -> tuple[list[str], list[bool]]:
     """The prompt's symbols and, per symbol, whether it is an answer symbol (scored by the loss).
 
     ``<bos> [description :] x_1 => y_1 ; … ; x_q => [y_q]``: the last example is the query; its answer
     is included when ``with_answer`` (training, teacher-forced scoring) and left out otherwise.
+    ``arrow=False`` leaves out every ``=>`` (``<bos> a 3 ; b 7 ; … ; q``): for *map* the label then
+    directly follows its item, the pattern a two-head induction circuit completes ("[A][B] … [A] → B");
+    with ``=>`` in between, both the query and the key must first be tagged with the item, which was
+    not learned in the shipped runs (data/checkpoints/README.md).
     """
     if not examples:
         raise ValueError("a prompt needs at least one example (the query)")
@@ -199,8 +209,8 @@ def build_prompt(examples: Sequence[Example], *, description: str | None = None,
         answer += [False, False]
     for i, example in enumerate(examples):
         last = i == len(examples) - 1
-        symbols += [*example.inputs, ARROW]
-        answer += [False] * (len(example.inputs) + 1)
+        symbols += [*example.inputs, *([ARROW] if arrow else [])]
+        answer += [False] * (len(example.inputs) + int(arrow))
         if last and not with_answer:
             break
         symbols += list(example.outputs)
@@ -209,6 +219,30 @@ def build_prompt(examples: Sequence[Example], *, description: str | None = None,
             symbols.append(SEPARATOR)
             answer.append(False)
     return symbols, answer
+
+
+def format_prompt(symbols: Sequence[str]) -> str:
+    """A prompt laid out like GPT-3's slide: the description on its own line, then one
+    demonstration per line, the query last (``<bos>`` and ``<pad>`` are not shown)::
+
+        reverse:
+        k q a => a q k
+        c x e =>
+    """
+    shown = [s for s in symbols if s not in (BOS, PAD)]
+    lines, current = [], []
+    for i, symbol in enumerate(shown):
+        if symbol == COLON and i == 1 and shown[0] in FAMILIES:
+            lines.append(f"{shown[0]}:")
+            current = []
+        elif symbol == SEPARATOR:
+            lines.append(" ".join(current))
+            current = []
+        else:
+            current.append(symbol)
+    if current:
+        lines.append(" ".join(current))
+    return "\n".join(lines)
 
 
 def _pad(rows: list[list[int]], masks: list[list[bool]], length: int) -> tuple[Tensor, Tensor]:
@@ -222,16 +256,21 @@ def _pad(rows: list[list[int]], masks: list[list[bool]], length: int) -> tuple[T
     return ids, mask
 
 
-def _training_examples(family: str) -> int:
-    """Examples per training prompt: 16 map pairs (items repeat) or 9 three-letter examples."""
-    return 16 if family == "map" else 9
+def _training_examples(family: str, map_examples: int = 16) -> int:
+    """Examples per training prompt: ``map_examples`` map pairs (items repeat after 8) or 9 three-letter ones."""
+    return map_examples if family == "map" else 9
 
 
 def training_batch(batch_size: int, rng: np.random.RandomState, *, context_length: int = 80,
                    description_rate: float = 0.5, families: Sequence[str] = FAMILIES,
-                   weights: Sequence[float] | None = None) -> tuple[Tensor, Tensor]:
+                   weights: Sequence[float] | None = None, arrow: bool = True, map_examples: int = 16,
+                   query_loss_only: bool = False) -> tuple[Tensor, Tensor]:
     """(ids (B, T), answer mask (B, T)) of training prompts, families drawn with probabilities ``weights``
-    (default uniform); tables and inputs are never held-out ones."""
+    (default uniform); tables and inputs are never held-out ones. ``arrow``: see :func:`build_prompt`;
+    ``map_examples``: examples per map prompt (at least 2); ``query_loss_only``: the mask marks only the
+    last example's answer."""
+    if map_examples < 2:
+        raise ValueError(f"a training map prompt needs a demonstration and a query: map_examples >= 2, got {map_examples}")
     if weights is not None and (len(weights) != len(families) or min(weights) < 0 or sum(weights) <= 0):
         raise ValueError(f"weights must be {len(families)} non-negative numbers with a positive sum, got {weights}")
     p = None if weights is None else np.asarray(weights, dtype=float) / sum(weights)
@@ -239,7 +278,10 @@ def training_batch(batch_size: int, rng: np.random.RandomState, *, context_lengt
     for _ in range(batch_size):
         family = families[rng.choice(len(families), p=p)]
         description = family if rng.rand() < description_rate else None
-        symbols, answer = build_prompt(make_examples(family, _training_examples(family), rng), description=description)
+        examples = make_examples(family, _training_examples(family, map_examples), rng)
+        symbols, answer = build_prompt(examples, description=description, arrow=arrow)
+        if query_loss_only:
+            answer = [False] * (len(answer) - len(examples[-1].outputs)) + [True] * len(examples[-1].outputs)
         rows.append(encode(symbols))
         masks.append(answer)
     return _pad(rows, masks, context_length)
@@ -256,15 +298,16 @@ class EvaluationSet:
 
 
 def evaluation_prompts(family: str, shots: int, n: int, *, description: bool = False, seed: int = 0,
-                       context_length: int = 80) -> EvaluationSet:
-    """``n`` held-out prompts of ``family`` with ``shots`` demonstrations; only the query is scored."""
+                       context_length: int = 80, arrow: bool = True) -> EvaluationSet:
+    """``n`` held-out prompts of ``family`` with ``shots`` demonstrations; only the query is scored.
+    ``arrow``: see :func:`build_prompt` (the same tables and inputs either way)."""
     if shots < 0:
         raise ValueError(f"shots must be >= 0, got {shots}")
     rng = np.random.RandomState(seed)
     rows, masks, texts = [], [], []
     for _ in range(n):
         examples = make_examples(family, shots + 1, rng, heldout=True)
-        symbols, answer = build_prompt(examples, description=family if description else None)
+        symbols, answer = build_prompt(examples, description=family if description else None, arrow=arrow)
         query_answer = len(examples[-1].outputs)
         mask = [False] * (len(symbols) - query_answer) + [True] * query_answer
         rows.append(encode(symbols))
@@ -298,6 +341,20 @@ def icl_loss(model: GPT, ids: Tensor, answer_mask: Tensor) -> Tensor:
     return lm_loss(model(ids).logits, ids, answer_mask)
 
 
+def shard_loss(model: GPT, ids: Tensor, answer_mask: Tensor, global_count: Tensor | int, *, world_size: int = 1,
+               ) -> Tensor:
+    """:func:`icl_loss` for one of ``world_size`` equal shards of a global batch with ``global_count`` answer
+    symbols: sum of this shard's answer losses / (global_count / world_size). Averaged over the shards (as
+    DDP averages gradients) it is the global batch's mean; with ``world_size`` 1 it equals :func:`icl_loss`."""
+    count = float(global_count)
+    if count <= 0 or world_size < 1:
+        raise ValueError(f"global_count must be positive and world_size >= 1, got {count} and {world_size}")
+    logits = model(ids).logits
+    V = logits.shape[-1]
+    nll = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1), reduction="none")
+    return (nll * answer_mask[:, 1:].reshape(-1).to(nll.dtype)).sum() * world_size / count
+
+
 @torch.no_grad()
 def induction_scores(model: GPT, *, length: int = 20, n: int = 64, seed: int = 0) -> Tensor:
     """(L, H) induction score per layer and head: mean attention from each token of the second copy of a
@@ -325,19 +382,21 @@ def induction_scores(model: GPT, *, length: int = 20, n: int = 64, seed: int = 0
 
 
 @torch.no_grad()
-def recall_scores(model: GPT, *, n: int = 128, seed: int = 0) -> Tensor:
+def recall_scores(model: GPT, *, n: int = 128, seed: int = 0, arrow: bool = True) -> Tensor:
     """(L, H) induction score on map prompts: the mean attention from the query's ``=>`` (the position
     that predicts the answer) to the label that followed the same ``item =>`` earlier in the prompt —
     "look at the token after the earlier occurrence of the current context". Held-out 8-shot prompts
-    whose query is one of the shown items."""
+    whose query is one of the shown items. ``arrow=False``: prompts without ``=>``; the attention from the
+    query item to the label right after its earlier occurrence (the classic induction pattern)."""
     rng = np.random.RandomState(seed)
     rows, targets = [], []
     for _ in range(n):
         examples = make_examples("map", TABLE_SIZE + 1, rng, heldout=True, query_from_demonstrations=True)
-        symbols, _ = build_prompt(examples, with_answer=False)
+        symbols, _ = build_prompt(examples, with_answer=False, arrow=arrow)
         query = examples[-1].inputs[0]
         shown = [e.inputs[0] for e in examples[:-1]].index(query)
-        targets.append(1 + 4 * shown + 2)  # <bos>, then 4 symbols per pair: item => label ;
+        per_pair = 4 if arrow else 3  # item => label ;  or  item label ;
+        targets.append(1 + per_pair * shown + per_pair - 2)  # after <bos>: the label of the shown pair
         rows.append(encode(symbols))
     ids = torch.tensor(rows, device=next(model.parameters()).device)
     with evaluating(model):
@@ -364,49 +423,69 @@ EMERGENCE_SHOTS = 8  # the history tracks 8-shot accuracy (no description) on he
 
 
 def train_icl(config: ICLConfig, *, progress: bool = True, on_evaluation=None, device: torch.device | str = "cpu",
-              ) -> tuple[GPT, list[dict]]:
+              distributed: DistributedContext | None = None, on_step=None) -> tuple[GPT, list[dict]]:
     """Train a GPT on :func:`training_batch` prompts (loss on answer symbols only), AdamW with a 50-step
     warm-up, evaluating every ``config.eval_every`` steps.
 
     Returns ``(model, history)``: one dict per evaluation with ``step``, ``loss`` (mean training loss
-    since the previous evaluation), ``accuracy`` (family → 8-shot held-out accuracy) and ``induction``
-    (the (L, H) :func:`induction_scores` as nested lists). ``on_evaluation(record)`` is called on each.
+    since the previous evaluation), ``accuracy`` (family → 8-shot held-out accuracy), ``induction`` and
+    ``recall`` (the (L, H) :func:`induction_scores` / :func:`recall_scores` as nested lists); the
+    accuracy covers the families with a positive share of the training prompts.
+    ``on_evaluation(record)`` is called on each, ``on_step(step, loss)`` after every step.
+
+    ``distributed`` (:mod:`course_utils.distributed`, under torchrun): every process draws the same global
+    batch of ``config.batch_size`` prompts from the same seed and DDP trains on equal shards. The loss is
+    the sum over a shard's answer symbols divided by the *global* batch's answer count over the number of
+    processes (:func:`shard_loss`), so the averaged gradient is exactly the one-process gradient even though
+    shards hold different numbers of answer symbols; same seed and batch → the same losses.
     """
     from course_utils.training import fit, seed_everything
 
+    if distributed is not None and config.batch_size % distributed.world_size:
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by the {distributed.world_size} processes")
+    world_size = 1 if distributed is None else distributed.world_size
+    device = distributed.device if distributed is not None else torch.device(device)
     seed_everything(config.seed)
     model = GPT(config.model_config()).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 50))
     rng = np.random.RandomState(config.seed)
+    weights = [config.map_share] + [(1 - config.map_share) / (len(FAMILIES) - 1)] * (len(FAMILIES) - 1)
     evaluation = {family: evaluation_prompts(family, EMERGENCE_SHOTS, config.eval_prompts, seed=1000 + i,
-                                             context_length=config.context_length)
-                  for i, family in enumerate(FAMILIES)}
+                                             context_length=config.context_length, arrow=config.arrow)
+                  for i, family in enumerate(FAMILIES) if weights[i] > 0}  # the families it is trained on
     history: list[dict] = []
     losses: list[float] = []
-    weights = [config.map_share] + [(1 - config.map_share) / (len(FAMILIES) - 1)] * (len(FAMILIES) - 1)
 
     def batches():
         for _ in range(config.steps):
             ids, mask = training_batch(config.batch_size, rng, context_length=config.context_length,
-                                       description_rate=config.description_rate, weights=weights)
-            yield ids.to(device), mask.to(device)
+                                       description_rate=config.description_rate, weights=weights, arrow=config.arrow,
+                                       map_examples=config.map_examples, query_loss_only=config.query_loss_only)
+            # the global answer count (0-dim: shard_batch keeps it whole on every process)
+            yield ids, mask, mask[:, 1:].sum()
+
+    def step_done(step: int, loss: float) -> None:
+        losses.append(loss)
+        if on_step is not None:
+            on_step(step, loss)
 
     def evaluate(m: GPT) -> float:
         record = {
             "step": len(losses),
             "loss": float(np.mean(losses[-config.eval_every:])) if losses else float("nan"),
             "accuracy": {family: few_shot_accuracy(m, prompts) for family, prompts in evaluation.items()},
-            "induction": [[round(float(v), 4) for v in row] for row in induction_scores(m)],
-            "recall": [[round(float(v), 4) for v in row] for row in recall_scores(m)],
+            "induction": [[round(float(v), 4) for v in row] for row in induction_scores(m, length=repeat)],
+            "recall": [[round(float(v), 4) for v in row] for row in recall_scores(m, arrow=config.arrow)],
         }
         history.append(record)
         if on_evaluation is not None:
             on_evaluation(record)
         return float(np.mean(list(record["accuracy"].values())))
 
+    repeat = min(20, (config.context_length - 1) // 2)  # letters per copy in induction_scores (fits the context)
     evaluate(model)  # step 0: the untrained model
-    fit(model, batches, lambda m, batch: icl_loss(m, *batch), optimizer, scheduler=scheduler, grad_clip=1.0,
-        eval_fn=evaluate, eval_every=config.eval_every, progress=progress, desc="in-context training",
-        on_step=lambda step, loss: losses.append(loss))
+    fit(model, batches, lambda m, batch: shard_loss(m, *batch, world_size=world_size), optimizer,
+        scheduler=scheduler, grad_clip=1.0, eval_fn=evaluate, eval_every=config.eval_every, progress=progress,
+        desc="in-context training", on_step=step_done, device=device, distributed=distributed)
     return model.eval(), history

@@ -3,13 +3,25 @@
 Usage (the shipped checkpoints; see data/checkpoints/README.md for their measured time and metrics)::
 
     python scripts/pretrain_icl.py --output data/checkpoints/icl_2layer.safetensors
-    python scripts/pretrain_icl.py --layers 1 --output data/checkpoints/icl_1layer.safetensors
+    python scripts/pretrain_icl.py --map-share 1 --no-arrow --steps 1000 --output data/checkpoints/icl_map_2layer.safetensors
+    python scripts/pretrain_icl.py --map-share 1 --no-arrow --steps 1000 --layers 1 \
+        --output data/checkpoints/icl_map_1layer.safetensors
 
 Trains :func:`course_utils.icl_tasks.train_icl` (seeded, so a rerun with the same ``--threads`` on the same
 kind of machine gives the same weights) and stores, in the checkpoint's metadata, the emergence history
 (held-out 8-shot accuracy per family, training loss and the induction score of every head, every
 ``--eval-every`` steps), the final accuracy against shots per family with and without a task description,
-the command and the time. The last line printed is a JSON object with the final metrics.
+the command and the time. The weights are stored in float16 (``--full-precision``: float32) and the final
+metrics are measured on exactly the stored weights. The last line printed is a JSON object with the final
+metrics.
+
+Devices and processes: it trains on the device :func:`course_utils.training.choose_device` picks
+(``--device`` or ``$COURSE_DEVICE`` override). Under ``torchrun`` it trains data-parallel with
+DistributedDataParallel (gloo on CPU, nccl on GPU): each process takes an equal share of every batch of
+``--batch-size`` prompts (which must divide evenly), so the same seed and batch size follow the same loss
+curve as one process; rank 0 writes the checkpoint::
+
+    torchrun --standalone --nproc_per_node 2 scripts/pretrain_icl.py --output /tmp/icl.safetensors
 """
 
 from __future__ import annotations
@@ -38,25 +50,49 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = ICLConfig()
     for f in fields(ICLConfig):
         flag = "--" + ("layers" if f.name == "n_layers" else f.name.replace("_", "-"))
-        parser.add_argument(flag, dest=f.name, type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):  # --arrow / --no-arrow
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(flag, dest=f.name, type=type(default), default=default)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1 avoids over-subscribing cores shared with other work)")
     parser.add_argument("--final-prompts", type=int, default=500, help="held-out prompts per cell of the final table")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:1 or mps (default: $COURSE_DEVICE, else cuda → mps → cpu)")
+    parser.add_argument("--losses-out", type=Path, default=None,
+                        help="write every step's training loss as a JSON list here (rank 0)")
+    parser.add_argument("--full-precision", action="store_true", help="store float32 weights (default float16)")
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ("steps", "batch_size", "eval_every", "eval_prompts", "n_layers", "d_model", "n_heads", "d_ff",
+                 "context_length", "threads", "final_prompts"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    for name in ("map_share", "description_rate"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must lie in [0, 1], got {getattr(args, name)}")
+    if args.map_examples < 2:
+        parser.error(f"--map-examples must be at least 2 (a demonstration and the query), got {args.map_examples}")
+    if args.learning_rate <= 0:
+        parser.error(f"--learning-rate must be positive, got {args.learning_rate}")
+    return args
 
 
-def final_table(model, n: int, context_length: int) -> dict:
-    """accuracy[description][family][shots] on held-out prompts (seeds differ from the history's)."""
+def final_table(model, n: int, config: ICLConfig) -> dict:
+    """accuracy[description][family][shots] on held-out prompts (seeds differ from the history's), for the
+    families with a positive share of the training prompts."""
     from course_utils.icl_tasks import FAMILIES, evaluation_prompts, few_shot_accuracy
 
+    trained = [family for family in FAMILIES if (config.map_share if family == "map" else 1 - config.map_share) > 0]
     table = {}
     for description in (False, True):
         table["with_description" if description else "without_description"] = {
             family: {str(k): round(few_shot_accuracy(model, evaluation_prompts(
-                family, k, n, description=description, seed=5000 + 10 * i + k, context_length=context_length)), 4)
+                family, k, n, description=description, seed=5000 + 10 * FAMILIES.index(family) + k,
+                context_length=config.context_length, arrow=config.arrow)), 4)
                 for k in SHOTS}
-            for i, family in enumerate(FAMILIES)}
+            for family in trained}
     return table
 
 
@@ -68,6 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.output = checkpoint_path("icl_1layer" if args.n_layers == 1 else "icl_2layer")
     import torch
 
+    from course_utils.distributed import close_distributed, init_distributed
     from course_utils.gpt import save_gpt
     from course_utils.icl_tasks import induction_scores, recall_scores, train_icl
     from course_utils.training import choose_device
@@ -75,36 +112,58 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     config = ICLConfig(**{f.name: getattr(args, f.name) for f in fields(ICLConfig)})
-    device = choose_device()
-    print(f"device {device}; {config}", flush=True)
+    device = choose_device(args.device)
+    distributed = init_distributed(device)
+    if distributed is not None:
+        device = distributed.device
+        if args.batch_size % distributed.world_size:
+            raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {distributed.world_size} processes")
+    main_process = distributed is None or distributed.is_main
+    say = print if main_process else (lambda *a, **k: None)
+    say(f"device {device}" + (f", {distributed.world_size} processes ({distributed.backend})" if distributed else "")
+        + f"; {config}", flush=True)
 
     def report(record: dict) -> None:
         accuracy = " ".join(f"{k} {v:.2f}" for k, v in record["accuracy"].items())
         best = max(max(row) for row in record["induction"])
         recall = max(max(row) for row in record["recall"])
-        print(f"step {record['step']:5d}  loss {record['loss']:.4f}  8-shot {accuracy}  best induction {best:.2f}  "
-              f"recall {recall:.2f}  "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        say(f"step {record['step']:5d}  loss {record['loss']:.4f}  8-shot {accuracy}  best induction {best:.2f}  "
+            f"recall {recall:.2f}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    model, history = train_icl(config, progress=not args.no_progress, on_evaluation=report, device=device)
-    model = model.cpu()
+    losses: list[float] = []
+    model, history = train_icl(config, progress=not args.no_progress and main_process, on_evaluation=report,
+                               device=device, distributed=distributed, on_step=lambda step, loss: losses.append(loss))
     train_seconds = time.perf_counter() - started
-    table = final_table(model, args.final_prompts, config.context_length)
+    close_distributed(distributed)
+    if not main_process:
+        return {}
+    if args.losses_out is not None:
+        args.losses_out.parent.mkdir(parents=True, exist_ok=True)
+        args.losses_out.write_text(json.dumps(losses) + "\n")
+    model = model.cpu()
+    if not args.full_precision:  # measure exactly the weights that are shipped
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.copy_(parameter.half().float())
+    table = final_table(model, args.final_prompts, config)
     metrics = {
         "accuracy": table,
-        "induction": [[round(float(v), 4) for v in row] for row in induction_scores(model)],
-        "recall": [[round(float(v), 4) for v in row] for row in recall_scores(model)],
+        "induction": [[round(float(v), 4) for v in row] for row in induction_scores(
+            model, length=min(20, (config.context_length - 1) // 2))],
+        "recall": [[round(float(v), 4) for v in row] for row in recall_scores(model, arrow=config.arrow)],
         "final_loss": history[-1]["loss"],
         "parameters": model.parameter_count(),
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
         "threads": args.threads,
         "device": str(device),
+        "processes": 1 if distributed is None else distributed.world_size,
+        "float16": not args.full_precision,
     }
     command = "python scripts/pretrain_icl.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    path = save_gpt(model, args.output, half=False, metadata={
+    path = save_gpt(model, args.output, half=not args.full_precision, metadata={
         "icl_config": config.to_dict(), "history": history, "metrics": metrics, "command": command.strip(),
-        "torch": torch.__version__.split("+")[0]})
+        "losses_every_10": [round(v, 4) for v in losses[::10]], "torch": torch.__version__.split("+")[0]})
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     text = json.dumps(metrics)
     print(text)

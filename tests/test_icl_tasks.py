@@ -3,13 +3,21 @@ generation, induction scores on a hand-built attention pattern, and a short trai
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from course_utils import icl_tasks as icl
 from course_utils.generation import generate
-from course_utils.gpt import GPT
+from course_utils.gpt import GPT, load_gpt
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_prompt_format_and_answer_mask():
@@ -131,3 +139,121 @@ def test_recall_score_reads_the_label_after_the_earlier_item():
     assert scores.shape == (1, 2)
     assert scores[0, 0] == pytest.approx(1.0)
     assert scores[0, 1] == pytest.approx(1 / 35)  # uniform over <bos> + 8 x "item => label ;" + "item =>"
+
+
+def test_shard_loss_averaged_over_shards_is_the_global_mean():
+    torch.manual_seed(0)
+    model = GPT(icl.ICLConfig(d_model=16, n_heads=2, d_ff=32).model_config())
+    ids, mask = icl.training_batch(8, np.random.RandomState(2))  # map and three-letter prompts: uneven counts
+    count = mask[:, 1:].sum()
+    whole = icl.icl_loss(model, ids, mask)
+    torch.testing.assert_close(icl.shard_loss(model, ids, mask, count), whole)
+    halves = [icl.shard_loss(model, ids[r * 4:(r + 1) * 4], mask[r * 4:(r + 1) * 4], count, world_size=2)
+              for r in range(2)]
+    assert mask[:4, 1:].sum() != mask[4:, 1:].sum()  # the shards really hold different answer counts
+    torch.testing.assert_close((halves[0] + halves[1]) / 2, whole)
+    with pytest.raises(ValueError, match="global_count must be positive"):
+        icl.shard_loss(model, ids, mask, 0)
+
+
+TINY_ICL = ["--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--steps", "4", "--batch-size", "8",
+            "--eval-every", "2", "--eval-prompts", "4", "--final-prompts", "4", "--learning-rate", "0.003",
+            "--device", "cpu", "--no-progress"]
+
+
+def _run_script(command):
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300, env=environment)
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
+    return result
+
+
+def test_pretrain_icl_two_torchrun_processes_follow_the_same_losses_as_one(tmp_path):
+    """scripts/pretrain_icl.py, same seed and global batch: 1 process vs DDP over 2 gloo CPU processes."""
+    script = str(ROOT / "scripts" / "pretrain_icl.py")
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    _run_script([sys.executable, script, *TINY_ICL, "--output", str(tmp_path / "one.safetensors"),
+                 "--losses-out", str(one)])
+    result = _run_script([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          script, *TINY_ICL, "--output", str(tmp_path / "two.safetensors"), "--losses-out", str(two)])
+    assert "2 processes (gloo)" in result.stdout
+    single, parallel = json.loads(one.read_text()), json.loads(two.read_text())
+    assert len(single) == len(parallel) == 4
+    torch.testing.assert_close(torch.tensor(parallel), torch.tensor(single), rtol=1e-4, atol=1e-4)
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["processes"] == 2 and metrics["device"] == "cpu" and metrics["float16"]
+    model, metadata = load_gpt(tmp_path / "two.safetensors")
+    assert model.config.n_layers == 2 and [r["step"] for r in metadata["history"]] == [0, 2, 4]
+    one_model, _ = load_gpt(tmp_path / "one.safetensors")
+    for (name, a), b in zip(model.state_dict().items(), one_model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-3, msg=name)  # float16 weights, same training
+
+
+def test_pretrain_icl_rejects_bad_arguments(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pretrain_icl", ROOT / "scripts" / "pretrain_icl.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.parse_args(["--no-arrow", "--layers", "1"]).arrow is False
+    for bad, message in ((["--map-share", "1.5"], "--map-share must lie in"), (["--steps", "0"], "--steps must be"),
+                         (["--learning-rate", "0"], "--learning-rate must be positive"),
+                         (["--map-examples", "1"], "--map-examples must be at least 2")):
+        with pytest.raises(SystemExit):
+            script.parse_args(bad)
+        assert message in capsys.readouterr().err
+
+
+def test_prompt_without_arrows_puts_each_label_right_after_its_item():
+    examples = [icl.Example(("k",), ("3",)), icl.Example(("c",), ("7",)), icl.Example(("k",), ("3",))]
+    symbols, answer = icl.build_prompt(examples, description="map", arrow=False)
+    assert " ".join(symbols) == "<bos> map : k 3 ; c 7 ; k 3"
+    assert [s for s, a in zip(symbols, answer) if a] == ["3", "7", "3"]
+    prompts = icl.evaluation_prompts("map", 2, 5, seed=4, arrow=False)
+    with_arrows = icl.evaluation_prompts("map", 2, 5, seed=4)
+    assert [t.replace(" =>", "") for t in with_arrows.texts] == prompts.texts  # the same tables and queries
+    assert prompts.answer_mask.sum(-1).tolist() == [1] * 5
+    ids, mask = icl.training_batch(4, np.random.RandomState(0), families=("map",), arrow=False)
+    assert icl.encode(["=>"])[0] not in ids.tolist()[0] and mask.sum() == 4 * 16
+
+
+def test_recall_score_without_arrows_reads_the_label_after_the_earlier_item():
+    class Fake(torch.nn.Module):
+        """Head 1 attends from the query item to the label right after that item's earlier occurrence."""
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, ids, need_weights=False):
+            B, T = ids.shape
+            weights = torch.zeros(B, 2, T, T)
+            weights[:, 0, -1, 0] = 1  # head 0: on <bos>
+            for b in range(B):
+                earlier = int((ids[b, :-1] == ids[b, -1]).nonzero()[0])
+                weights[b, 1, -1, earlier + 1] = 1
+            return type("Out", (), {"attention": [weights]})()
+
+    scores = icl.recall_scores(Fake(), n=6, arrow=False)
+    assert scores[0, 1] == pytest.approx(1.0) and scores[0, 0] == 0
+
+
+def test_format_prompt_lays_out_one_demonstration_per_line():
+    examples = [icl.Example(("k", "q", "a"), ("a", "q", "k")), icl.Example(("c", "x", "e"), ("e", "x", "c"))]
+    symbols, _ = icl.build_prompt(examples, description="reverse", with_answer=False)
+    assert icl.format_prompt(symbols) == "reverse:\nk q a => a q k\nc x e =>"
+    symbols, _ = icl.build_prompt([icl.Example(("k",), ("3",)), icl.Example(("k",), ("3",))], arrow=False)
+    assert icl.format_prompt(symbols) == "k 3\nk 3"
+
+
+def test_training_batch_can_score_only_the_query_of_short_map_prompts():
+    ids, mask = icl.training_batch(6, np.random.RandomState(5), families=("map",), arrow=False, map_examples=9,
+                                   query_loss_only=True, description_rate=0.0, context_length=32)
+    for row, m in zip(ids.tolist(), mask.tolist()):
+        symbols = [s for s in icl.decode(row) if s != "<pad>"]
+        assert len(symbols) == 1 + 9 * 3 - 1  # <bos>, 9 "item label ;" without the last ";"
+        assert [i for i, v in enumerate(m) if v] == [len(symbols) - 1]  # only the query's label
+        pairs = dict(zip(symbols[1::3], symbols[2::3]))
+        assert pairs[symbols[-2]] == symbols[-1] and len(set(symbols[1:-2:3])) == 8  # the query was shown
+    with pytest.raises(ValueError, match="map_examples >= 2"):
+        icl.training_batch(2, np.random.RandomState(0), map_examples=1)
