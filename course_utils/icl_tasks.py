@@ -12,7 +12,8 @@ loss is to read the rule off the demonstrations:
     sort     three letters → in alphabetical order
 
 A prompt looks like ``<bos> reverse : k q a => a q k ; m b t => t b m ; c x e =>`` and the answer is
-``e x c``. Evaluation uses *held-out* tables and inputs: a map table or a three-letter input is held
+``e x c``; without arrows (``arrow=False``, the associative-recall probe) a map prompt is
+``<bos> j 0 ; d 8 ; … ; d`` → ``8``. Evaluation uses *held-out* tables and inputs: a map table or a three-letter input is held
 out when the CRC-32 of its text is divisible by 4, and training never samples one.
 
 Olsson et al. (2022), "In-context Learning and Induction Heads": in-context learning appears abruptly
@@ -21,6 +22,9 @@ just *after* an earlier occurrence of A ("[A][B] … [A] → look at [B], predic
 previous-token head in an earlier layer, so it takes two layers; a one-layer model is the control.
 The induction score of a head is its mean attention, on a random token sequence repeated twice, from
 each token of the second copy to the token after its first occurrence.
+
+Training (:func:`train_icl`) runs on one device or data-parallel under torchrun (DDP): the loss of a shard
+is normalised by the global batch's answer count (:func:`shard_loss`), so N processes follow one process.
 """
 
 from __future__ import annotations
