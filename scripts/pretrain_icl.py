@@ -68,7 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("steps", "batch_size", "eval_every", "eval_prompts", "n_layers", "d_model", "n_heads", "d_ff",
                  "context_length", "threads", "final_prompts"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+            flag = "layers" if name == "n_layers" else name.replace("_", "-")
+            parser.error(f"--{flag} must be at least 1, got {getattr(args, name)}")
     for name in ("map_share", "description_rate"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must lie in [0, 1], got {getattr(args, name)}")
