@@ -40,6 +40,8 @@ Modules follow the course order; a notebook imports what it teaches from here, a
 ``rlhf``                     rankings → pairs, pairwise loss, KL reward, GAE, PPO and DPO losses (09)
 ``rlhf_models``              SFT loss, reward model, policy with value head, best-of-n (09)
 ``rlhf_training``            reward-model training, PPO and DPO loops (09)
+``rlhf_pipeline``            the SFT and reward-model stages, prompt split, centred reward (09)
+``rlhf_evaluation``          sampled statistics, best-of-n, the closed-form KL optimum (09)
 ============================ ========================================================================
 
 Glossary of tensor names used in shape comments::

@@ -16,7 +16,10 @@ The labeler ranks K responses by a key, best first:
 2. a stated **secondary preference** between equally correct responses: ``"concise"`` (fewer symbols)
    or ``"detailed"`` (more symbols: the labelers' taste for detail suspected behind ChatGPT's verbosity);
 3. the response's text in alphabetical order, an arbitrary but fixed rule so that every ranking of
-   distinct responses is strict.
+   distinct responses is strict. A pair ordered by this rule alone states no preference
+   (:meth:`Labeler.prefers` is False both ways), and :func:`course_utils.rlhf_training.collect_comparisons`
+   drops it: no reward model could learn an alphabetical whim from the task, and such pairs (about a
+   quarter of the pairs among the SFT model's samples) would only add label noise.
 
 The pipeline only ever sees rankings (:meth:`Labeler.rank`); the gold score (:meth:`Labeler.score`,
 the correctness) is for evaluation only.
@@ -167,6 +170,12 @@ class Labeler:
         secondary = -length if self.secondary == "concise" else length
         # larger is better for the first two; the text breaks remaining ties alphabetically (smaller first)
         return (-correctness(prompt, symbols), -secondary, " ".join(symbols))
+
+    def prefers(self, prompt: Prompt, better: Sequence, worse: Sequence) -> bool:
+        """True when ``better`` beats ``worse`` on correctness or on the secondary preference (not merely
+        by the alphabetical tie-break)."""
+        a, b = self._key(prompt, self._symbols(better)), self._key(prompt, self._symbols(worse))
+        return a[:2] < b[:2]
 
     def rank(self, prompt: Prompt, responses: Sequence[Sequence]) -> list[int]:
         """Indices of ``responses`` best first. Needs K >= 2 distinct responses (deduplicate first:

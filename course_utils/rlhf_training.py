@@ -128,6 +128,13 @@ def _dropout_off(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+def _place(model: torch.nn.Module, device: torch.device | str | None) -> torch.device:
+    """Move ``model`` to ``device`` when one is given; return the device the model is on."""
+    if device is not None:
+        model.to(device)
+    return next(model.parameters()).device
+
+
 def _check_positive_int(**values: int) -> None:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -136,15 +143,16 @@ def _check_positive_int(**values: int) -> None:
 
 def train_reward_model(model: RewardModel, comparisons: Sequence[Comparison], *, steps: int = 200,
                        batch_size: int = 32, learning_rate: float = 1e-3, max_grad_norm: float = 1.0,
-                       pad_id: int = 0, seed: int = 0) -> list[float]:
-    """Fit ``model`` to comparisons with the pairwise loss (AdamW, random minibatches); returns the losses."""
+                       pad_id: int = 0, seed: int = 0, device: torch.device | str | None = None) -> list[float]:
+    """Fit ``model`` to comparisons with the pairwise loss (AdamW, random minibatches); returns the losses.
+    ``device``: move the model there first (default: train where it is); batches follow the model."""
     model = require_reward_model(model)
     _check_positive_int(steps=steps, batch_size=batch_size)
     if not comparisons:
         raise ValueError("no comparisons to train on")
     rng = np.random.RandomState(seed)
+    device = _place(model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
-    device = next(model.parameters()).device
     losses = []
     with _dropout_off(model):  # as for PPO: both scores of a pair come from one function
         for step in range(steps):
@@ -236,12 +244,14 @@ def _scores(reward: Reward, batch: ResponseBatch) -> Tensor:
 
 def train_ppo(policy: GPT | PolicyWithValue, reward: Reward, prompts: Sequence[Sequence[int]],
               config: PPOConfig | None = None, *, reference: GPT | None = None, stop_token: int | None = None,
-              on_step: Callable[[int, dict], None] | None = None) -> PPOResult:
+              on_step: Callable[[int, dict], None] | None = None, device: torch.device | str | None = None,
+              ) -> PPOResult:
     """PPO against ``reward`` (a :class:`RewardModel` or a function of a :class:`ResponseBatch` giving (B,)
     scores) with a KL penalty to ``reference`` (default: a frozen copy of the starting policy).
 
     ``policy`` is trained in place (a GPT gets a fresh zero-initialised value head). ``on_step(step, row)``
-    is called after each rollout (progress bars, live plots).
+    is called after each rollout (progress bars, live plots). ``device``: move the policy, the reference and
+    a reward model there first (default: leave them where they are).
     """
     config = config or PPOConfig()
     model = policy if isinstance(policy, PolicyWithValue) else PolicyWithValue(require_policy(policy))
@@ -251,7 +261,12 @@ def train_ppo(policy: GPT | PolicyWithValue, reward: Reward, prompts: Sequence[S
         raise ValueError("give at least one non-empty prompt")
     reference = copy.deepcopy(model.policy) if reference is None else require_policy(reference)
     reference.eval().requires_grad_(False)
-    generator = torch.Generator().manual_seed(config.seed)
+    if device is not None:
+        _place(model, device), _place(reference, device)
+        if isinstance(reward, torch.nn.Module):
+            _place(reward, device)
+    # the sampler's generator lives where the policy samples (a CPU generator cannot drive CUDA sampling)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(config.seed)
     rng = np.random.RandomState(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
     result = PPOResult(model)
@@ -307,9 +322,10 @@ class DPOResult:
 
 def train_dpo(policy: GPT, comparisons: Sequence[Comparison], *, beta: float = 0.1, steps: int = 100,
               batch_size: int = 32, learning_rate: float = 3e-4, max_grad_norm: float = 1.0,
-              reference: GPT | None = None, pad_id: int = 0, seed: int = 0) -> DPOResult:
+              reference: GPT | None = None, pad_id: int = 0, seed: int = 0,
+              device: torch.device | str | None = None) -> DPOResult:
     """DPO on comparisons (prompt, chosen = better, rejected = worse), trained in place; ``reference``
-    defaults to a frozen copy of the starting policy."""
+    defaults to a frozen copy of the starting policy. ``device``: move both there first."""
     policy = require_policy(policy)
     beta = check_beta(beta, allow_zero=False)
     _check_positive_int(steps=steps, batch_size=batch_size)
@@ -317,9 +333,10 @@ def train_dpo(policy: GPT, comparisons: Sequence[Comparison], *, beta: float = 0
         raise ValueError("no comparisons to train on")
     reference = copy.deepcopy(policy) if reference is None else require_policy(reference)
     reference.eval().requires_grad_(False)
+    device = _place(policy, device)
+    _place(reference, device)
     rng = np.random.RandomState(seed)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=learning_rate, weight_decay=0.0)
-    device = next(policy.parameters()).device
     result = DPOResult(policy)
     with _dropout_off(policy):
         for step in range(steps):
@@ -347,15 +364,17 @@ def _check_prompts(prompts: Sequence[Prompt]) -> None:
 
 
 def train_sft(model: GPT, prompts: Sequence[Prompt], *, steps: int = 200, batch_size: int = 32,
-              learning_rate: float = 1e-3, max_grad_norm: float = 1.0, seed: int = 0) -> list[float]:
-    """Step 1: fine-tune ``model`` in place on prompt → demonstration, loss on the response tokens only."""
+              learning_rate: float = 1e-3, max_grad_norm: float = 1.0, seed: int = 0,
+              device: torch.device | str | None = None) -> list[float]:
+    """Step 1: fine-tune ``model`` in place on prompt → demonstration, loss on the response tokens only.
+    ``device``: move the model there first (default: train where it is)."""
     model = require_policy(model)
     _check_prompts(prompts)
     _check_positive_int(steps=steps, batch_size=batch_size)
     demonstrations = [encode(demonstration(p)) for p in prompts]
     rng = np.random.RandomState(seed)
+    device = _place(model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
-    device = next(model.parameters()).device
     losses = []
     with _dropout_off(model):
         for step in range(steps):
@@ -371,14 +390,16 @@ def train_sft(model: GPT, prompts: Sequence[Prompt], *, steps: int = 200, batch_
 def collect_comparisons(policy: GPT, prompts: Sequence[Prompt], labeler: Labeler, *, k: int = 4,
                         max_new_tokens: int = 6, temperature: float = 1.0, seed: int = 0) -> list[Comparison]:
     """Step 2's data: sample ``k`` responses per prompt, let ``labeler`` rank the distinct ones, and turn
-    each ranking into all its (better, worse) pairs. Prompts with fewer than 2 distinct samples give none."""
+    each ranking into all its (better, worse) pairs, keeping those the labeler actually prefers (a pair
+    ordered only by its alphabetical tie-break is dropped, see :meth:`Labeler.prefers`). Prompts with fewer
+    than 2 distinct samples give none."""
     policy = require_policy(policy)
     _check_prompts(prompts)
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise ValueError(f"a ranking needs K >= 2 responses per prompt, got k={k!r}")
-    generator = torch.Generator().manual_seed(seed)
-    comparisons = []
     device = next(policy.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    comparisons = []
     for prompt in prompts:
         ids = torch.tensor([prompt.ids()] * k, device=device)
         out = generate(policy, ids, max_new_tokens=max_new_tokens, temperature=temperature, stop_token=STOP_ID,
@@ -387,7 +408,8 @@ def collect_comparisons(policy: GPT, prompts: Sequence[Prompt], labeler: Labeler
         if len(distinct) < 2:
             continue
         ranking = labeler.rank(prompt, distinct)
-        comparisons += [Comparison(tuple(prompt.ids()), distinct[b], distinct[w]) for b, w in ranking_to_pairs(ranking)]
+        comparisons += [Comparison(tuple(prompt.ids()), distinct[b], distinct[w]) for b, w in ranking_to_pairs(ranking)
+                        if labeler.prefers(prompt, distinct[b], distinct[w])]
     return comparisons
 
 

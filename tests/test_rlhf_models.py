@@ -100,6 +100,26 @@ def test_reward_model_reads_the_last_real_token():
     assert_close(scores[1], rm.head(hidden).squeeze())
 
 
+def test_reward_model_mean_logprob_readout_matches_its_formula():
+    backbone = _gpt(4)
+    rm = RewardModel(backbone, "mean_logprob").eval()
+    with torch.no_grad():
+        rm.log_prob_weight.fill_(0.7)
+    batch = _batch()
+    scores = rm.score(batch)
+    for row, (prompt, response) in enumerate([([1, 2, 3], [6, 7]), ([4, 5], [8, 9, 10])]):
+        ids = torch.tensor([prompt + response])
+        out = backbone(ids)
+        n, p = len(response), len(prompt)
+        per_token = rm.head(out.hidden[0, p:]).squeeze(-1).mean()
+        log_probs = out.logits[0, :-1].log_softmax(-1).gather(-1, ids[0, 1:, None]).squeeze(-1)[p - 1:]
+        assert_close(scores[row], per_token + 0.7 * log_probs.sum() / n)
+    with pytest.raises(ValueError, match="prompt_lengths"):
+        rm(batch.ids, batch.lengths)
+    with pytest.raises(ValueError, match="readout"):
+        RewardModel(_gpt(), "first")
+
+
 def test_policy_with_value_head():
     gpt = _gpt(4)
     model = PolicyWithValue(gpt)

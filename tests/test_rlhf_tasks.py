@@ -90,3 +90,15 @@ def test_labeler_breaks_remaining_ties_by_text_and_rejects_bad_input():
         Labeler().rank(prompt, [["a", ";"], ["a", ";"]])
     with pytest.raises(ValueError, match="secondary"):
         Labeler("longer")
+
+
+def test_prefers_ignores_the_alphabetical_tie_break():
+    prompt = Prompt("copy", ("a", "b"))
+    labeler = Labeler("concise")
+    assert labeler.prefers(prompt, ["a", "b", ";"], ["a", "c", ";"])  # more correct
+    assert not labeler.prefers(prompt, ["a", "c", ";"], ["a", "b", ";"])
+    assert labeler.prefers(prompt, ["z", ";"], ["z", "y", "x", ";"])  # both 0, the shorter (concise)
+    assert Labeler("detailed").prefers(prompt, ["z", "y", "x", ";"], ["z", ";"])
+    tied = (["x", "y", ";"], ["z", "y", ";"])  # both 0, same length: only the alphabet orders them
+    assert labeler.rank(prompt, list(tied)) == [0, 1]
+    assert not labeler.prefers(prompt, *tied) and not labeler.prefers(prompt, *tied[::-1])

@@ -154,9 +154,27 @@ def test_collect_comparisons_turns_each_ranking_into_all_its_pairs():
     assert by_prompt  # an untrained model's samples differ
     for prompt in prompts:
         pairs = by_prompt.get(tuple(prompt.ids()), [])
-        responses = {r for c in pairs for r in (c.better, c.worse)}
-        assert len(pairs) == len(responses) * (len(responses) - 1) // 2  # all K·(K−1)/2 pairs
+        responses = sorted({r for c in pairs for r in (c.better, c.worse)})
+        # every pair of the ranking the labeler has a preference on (none resting on the alphabetical rule)
+        wanted = {(a, b) for a in responses for b in responses if labeler.prefers(prompt, a, b)}
+        assert {(c.better, c.worse) for c in pairs} == wanted and len(pairs) == len(wanted)
         for c in pairs:  # the better one is ranked first by the labeler
             assert labeler.rank(prompt, [c.better, c.worse]) == [0, 1]
     with pytest.raises(ValueError, match="K >= 2"):
         collect_comparisons(model, prompts, labeler, k=1)
+
+
+def test_training_functions_take_a_device_and_give_the_same_result_on_the_cpu():
+    prompts = make_prompts(16, seed=0, tasks=["copy"], min_letters=2, max_letters=2)
+    here, there = _task_gpt(5), _task_gpt(5)
+    assert train_sft(here, prompts, steps=3, batch_size=8) == train_sft(there, prompts, steps=3, batch_size=8,
+                                                                         device="cpu")
+    comparisons = [Comparison((1, 2), (3, 4), (5,)), Comparison((2, 1), (3,), (6, 6))]
+    rm_here, rm_there = RewardModel(_gpt(1)), RewardModel(_gpt(1))
+    assert train_reward_model(rm_here, comparisons, steps=3, batch_size=2) == train_reward_model(
+        rm_there, comparisons, steps=3, batch_size=2, device=torch.device("cpu"))
+    config = PPOConfig(steps=2, batch_size=4, max_new_tokens=3)
+    assert train_ppo(_gpt(2), _toy_reward, PROMPTS, config).history == train_ppo(
+        _gpt(2), _toy_reward, PROMPTS, config, device="cpu").history
+    assert train_dpo(_gpt(3), comparisons, steps=2, batch_size=2).history == train_dpo(
+        _gpt(3), comparisons, steps=2, batch_size=2, device="cpu").history
