@@ -20,14 +20,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from course_utils.generation import generate
 from course_utils.gpt import GPT, checkpoint_path
 from course_utils.rlhf_models import (
     READOUTS,
     ResponseBatch,
     RewardModel,
-    make_response_batch,
     require_reward_model,
+    sample_responses,
 )
 from course_utils.rlhf_tasks import (
     SECONDARY_PREFERENCES,
@@ -177,11 +176,10 @@ class PromptCentredReward:
                  max_new_tokens: int = 8) -> None:
         self.reward_model = require_reward_model(reward_model)
         ids = [p.ids() for p in prompts]
-        device = next(reference.parameters()).device
-        greedy = [generate(reference, torch.tensor([p], device=device), max_new_tokens=max_new_tokens,
-                           stop_token=STOP_ID).as_lists()[0] for p in ids]
+        greedy = sample_responses(reference, ids, max_new_tokens=max_new_tokens, temperature=0.0,
+                                  stop_token=STOP_ID)  # temperature 0: greedy, prompts of equal length together
         with evaluating(reward_model):
-            scores = reward_model.score(make_response_batch(ids, greedy).to(next(reward_model.parameters()).device))
+            scores = reward_model.score(greedy.to(next(reward_model.parameters()).device))
         self.baselines = {tuple(p): float(s) for p, s in zip(ids, scores)}
 
     def baseline(self, prompt_ids: list[int] | tuple[int, ...]) -> float:
