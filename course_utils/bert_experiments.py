@@ -175,11 +175,14 @@ def explore_fill_mask(pretrained: PretrainedBert, text: str = "the [MASK] of the
 
 
 def explore_fine_tuning(pretrained: PretrainedBert, train: TaskData, test: TaskData, *, n_examples: int = 64,
-                        learning_rate: float = 1e-4, steps: int = 40, seed: int = 0) -> dict:
+                        learning_rate: float = 1e-4, steps: int = 40, seed: int = 0,
+                        scratch_learning_rate: float | None = None, pooling: str = "cls",
+                        batch_size: int = 16) -> dict:
     """Fine-tune pre-trained and scratch classifiers on ``n_examples`` and print both test accuracies
     (the fine-tuning widget)."""
-    points = learning_curve(pretrained, train, test, [n_examples], seeds=[seed], steps=steps,
-                            learning_rate=learning_rate)
+    points = learning_curve(pretrained, train, test, [n_examples], seeds=[seed], steps=steps, batch_size=batch_size,
+                            learning_rate=learning_rate, scratch_learning_rate=scratch_learning_rate,
+                            pooling=pooling)
     result = {"pretrained": points[0].pretrained[0], "scratch": points[0].scratch[0]}
     print(f"{n_examples} labelled examples, lr {learning_rate:g}: pre-trained {result['pretrained']:.1%}, "
           f"from scratch {result['scratch']:.1%} on {len(test)} test sentences")

@@ -209,7 +209,7 @@ def fine_tune(model: nn.Module, data: TaskData, *, epochs: int = 3, batch_size: 
             yield data.batch(order[start:start + batch_size], pad_id)
 
     steps = epochs * math.ceil(len(data) / batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01, foreach=True)
     warmup = min(steps - 1, int(warmup_share * steps)) if steps > 1 else 0
     scheduler = linear_warmup_schedule(optimizer, warmup, steps) if steps > 1 else None
     history = fit(model, batches, lambda m, b: m.loss(b), optimizer, epochs=epochs, scheduler=scheduler,

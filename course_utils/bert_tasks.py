@@ -135,7 +135,7 @@ class NspPair:
 
 
 def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], n_pairs: int | None = None, *,
-                   seed: int = 0, next_prob: float = 0.5) -> list[NspPair]:
+                   seed: int = 0, next_prob: float = 0.5, not_next_draw: str = "sentence") -> list[NspPair]:
     """Pairs for next-sentence prediction: A is a sentence with a successor in its document; with
     probability ``next_prob`` B is that successor (IsNext), otherwise a random sentence of the corpus
     from a *different* document (NotNext).
@@ -144,13 +144,16 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], n_pairs: int | 
     from the corpus"), not by first drawing a document: with documents of very different sizes (long
     Wikipedia articles, short news stories) a uniform document draw would take most NotNext sentences
     from the many short documents, and the model could tell NotNext by the kind of text B is rather
-    than by whether it continues A.
+    than by whether it continues A. ``not_next_draw="document"`` is that skewed rule (a uniform document,
+    then one of its sentences), kept to measure the shortcut.
 
     Without ``n_pairs`` every sentence that has a successor gives one pair (in document order);
     with it, ``n_pairs`` starting sentences are drawn uniformly at random (with replacement).
     """
     if not 0.0 <= next_prob <= 1.0:
         raise ValueError(f"next_prob must lie in [0, 1], got {next_prob}")
+    if not_next_draw not in ("sentence", "document"):
+        raise ValueError(f"not_next_draw must be 'sentence' or 'document', got {not_next_draw!r}")
     starts = [(d, i) for d, doc in enumerate(documents) for i in range(len(doc) - 1)]
     if not starts:
         raise ValueError("no document has two sentences: there is no next sentence to pair with")
@@ -169,6 +172,11 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], n_pairs: int | 
         a = list(documents[d][i])
         if rng.random() < next_prob:
             pairs.append(NspPair(a, list(documents[d][i + 1]), IS_NEXT))
+            continue
+        if not_next_draw == "document":  # a uniform other document, then a uniform sentence of it
+            other = int(rng.integers(len(documents) - 1))
+            other += other >= d
+            pairs.append(NspPair(a, list(documents[other][int(rng.integers(len(documents[other])))]), NOT_NEXT))
             continue
         # a sentence drawn uniformly from the sentences of every document but d
         k = int(rng.integers(total - len(documents[d])))

@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
               "words_per_sentence": args.words_per_sentence}
     path = save_bert(pretrained, args.output, metrics=metrics, half=not args.full_precision,
                      extra={"command": command.strip(), "corpus": corpus, "training": training.__dict__,
+                            "nsp_not_next_draw": "sentence",  # see bert_tasks.make_nsp_pairs
                             **({"continued_from": {"command": previous.metadata.get("command"),
                                                    "metrics": previous.metadata.get("metrics")}}
                                if previous is not None else {}),

@@ -96,6 +96,11 @@ def test_nsp_not_next_sentences_are_drawn_uniformly_over_the_corpus_sentences():
     expected = 300 / (300 + 49 * 2)
     assert abs(share_long - expected) < 4 * np.sqrt(expected * (1 - expected) / len(a_short))
     assert all(p.b[0] < 1000 for p in not_next if p.a[0] >= 1000)  # never A's own document
+    skewed = [p for p in make_nsp_pairs(documents, 6000, seed=0, not_next_draw="document")
+              if p.label == NOT_NEXT and p.a[0] < 1000]
+    assert np.mean([p.b[0] >= 1000 for p in skewed]) < 0.1  # one document of 50: about 2 %
+    with pytest.raises(ValueError, match="not_next_draw"):
+        make_nsp_pairs(documents, 5, not_next_draw="article")
 
 
 def test_collate_pads_and_labels():
