@@ -48,7 +48,6 @@ NOT_ENTRY_POINTS = ("course_utils.exercises",)
 PENDING_MODULES = {
     "course_utils.gpt",  # cross_validate_classifier trains (backward) and has no device yet
     "course_utils.icl_tasks",  # train_icl(device="cpu"): the default should be None
-    "course_utils.rlhf_training",  # train_sft, train_reward_model, train_ppo, train_dpo: no device yet
 }
 
 # Helpers of notebooks 01–06 that run or train a model without a train*/fit* name; each takes ``device``.
