@@ -20,7 +20,14 @@ from torch import Tensor
 
 from .attention import causal_mask
 from .bert import Bert, PretrainedBert, mask_tokens_for_mlm
-from .bert_finetune import SequenceClassifier, TaskData, fine_tune, predict
+from .bert_finetune import (
+    SequenceClassifier,
+    TaskData,
+    acceptability_examples,
+    encode_sentences,
+    fine_tune,
+    predict,
+)
 from .bert_tasks import fill_mask
 
 __all__ = [
@@ -28,6 +35,8 @@ __all__ = [
     "accuracy",
     "CurvePoint",
     "learning_curve",
+    "acceptability_validation_split",
+    "learning_rate_sweep",
     "masking_shares",
     "attention_mask_family",
     "explore_masking",
@@ -113,6 +122,26 @@ def learning_curve(pretrained: PretrainedBert, train: TaskData, test: TaskData, 
         points.append(point)
     bar.close()
     return points
+
+
+def acceptability_validation_split(pretrained: PretrainedBert, sentences: Sequence[Sequence[str]], *,
+                                   n_validation: int = 500, seed: int = 0) -> tuple[TaskData, TaskData]:
+    """The acceptability examples of ``sentences`` (:func:`~course_utils.bert_finetune.acceptability_examples`,
+    ``seed``), encoded and split into (fitting pool, validation set): the last ``n_validation`` examples
+    validate. Hyper-parameters are chosen here, never on the test sentences."""
+    texts, labels = acceptability_examples(sentences, seed=seed)
+    if len(texts) <= n_validation:
+        raise ValueError(f"{len(texts)} examples leave nothing to fit beside {n_validation} validation examples")
+    data = encode_sentences(pretrained, texts, labels)
+    return data.subset(range(len(data) - n_validation)), data.subset(range(len(data) - n_validation, len(data)))
+
+
+def learning_rate_sweep(pretrained: PretrainedBert, train: TaskData, validation: TaskData, rates: Sequence[float], *,
+                        n_examples: int = 64, seeds: Sequence[int] = (0, 1, 2, 3), **curve_options) -> dict:
+    """Validation accuracy of pre-trained and from-scratch fine-tuning for each learning rate (both starts
+    use the same rate within a row): ``{rate: CurvePoint}``. Pick each start's best rate from it."""
+    return {rate: learning_curve(pretrained, train, validation, [n_examples], seeds=seeds, learning_rate=rate,
+                                 **curve_options)[0] for rate in rates}
 
 
 def masking_shares(ids: Tensor, pretrained: PretrainedBert, mask_prob: float = 0.15, seed: int = 0) -> dict:

@@ -78,3 +78,17 @@ def test_attention_mask_family():
     assert bool(masks["encoder-only (BERT)"].all())
     assert torch.equal(masks["decoder-only (GPT)"], torch.ones(5, 5, dtype=torch.bool).tril())
     assert masks["encoder–decoder: cross-attention"].shape == (4, 5)
+
+
+def test_validation_split_and_learning_rate_sweep(pretrained):
+    sentences = [t.split() for t in TEXTS * 10]
+    fit_pool, validation = ex.acceptability_validation_split(pretrained, sentences, n_validation=10)
+    assert len(fit_pool) == 30 and len(validation) == 10
+    everything, _ = ex.acceptability_validation_split(pretrained, sentences, n_validation=1)
+    assert fit_pool.inputs == everything.inputs[:30]  # the validation examples are the last ones
+    sweep = ex.learning_rate_sweep(pretrained, fit_pool, validation, [1e-3, 1e-2], n_examples=8, seeds=[0, 1],
+                                   steps=2, batch_size=4, pooling="mean")
+    assert list(sweep) == [1e-3, 1e-2]
+    assert all(len(point.pretrained) == len(point.scratch) == 2 and point.n_examples == 8 for point in sweep.values())
+    with pytest.raises(ValueError, match="nothing to fit"):
+        ex.acceptability_validation_split(pretrained, sentences, n_validation=40)
