@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=100)
     args = parser.parse_args(argv)
+    load_at_start = [round(v, 2) for v in os.getloadavg()]
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
         "hf_generate_tokens_per_s": round(gen_rate["hf"], 1),
         "greedy_identical": same,
         "threads": args.threads,
+        "load_average_start": load_at_start,  # 1, 5, 15 minutes: other jobs slow both models, HF's more
         "load_average": [round(v, 2) for v in os.getloadavg()],
     }
     print(json.dumps(result))

@@ -2,10 +2,10 @@
 
 Usage (the shipped checkpoints; see data/checkpoints/README.md for their measured time and metrics)::
 
-    python scripts/pretrain_gpt.py --output data/checkpoints/gpt_wiki.safetensors
-    python scripts/pretrain_gpt.py --no-tie-weights --output data/checkpoints/gpt_wiki_untied.safetensors
-    python scripts/pretrain_gpt.py --model fixed_window --output data/checkpoints/gpt_ladder_window.safetensors
-    python scripts/pretrain_gpt.py --model lstm --output data/checkpoints/gpt_ladder_lstm.safetensors
+    python scripts/pretrain_gpt.py --steps 1500 --bf16 --output data/checkpoints/gpt_wiki.safetensors
+    python scripts/pretrain_gpt.py --steps 1500 --bf16 --no-tie-weights --output data/checkpoints/gpt_wiki_untied.safetensors
+    python scripts/pretrain_gpt.py --steps 1500 --bf16 --model fixed_window --output data/checkpoints/gpt_ladder_window.safetensors
+    python scripts/pretrain_gpt.py --steps 1500 --bf16 --model lstm --output data/checkpoints/gpt_ladder_lstm.safetensors
     torchrun --standalone --nproc_per_node 2 scripts/pretrain_gpt.py --threads 1 --output /tmp/gpt.safetensors
 
 Learns BPE merges on the training articles of ``data.wiki_split()`` (deterministic), encodes the articles

@@ -69,3 +69,13 @@ def test_checkpoint_metadata_needs_metrics(tmp_path, monkeypatch):
     save_gpt(GPT(GPTConfig(**CONFIG)), tmp_path / "gpt_wiki.safetensors")
     with pytest.raises(ValueError, match="no metrics"):
         ladder.checkpoint_metadata("gpt")
+
+
+def test_the_shipped_checkpoints_form_one_comparable_ladder(monkeypatch):
+    """The shipped ladder and tying pair: scored on the same held-out tokens, trained with one recipe."""
+    monkeypatch.delenv("COURSE_CHECKPOINT_DIR", raising=False)
+    rows = ladder.ladder_rows()
+    assert {r.steps for r in rows if r.checkpoint} == {rows[-1].steps}  # every neural rung: the same steps
+    assert rows[1].heldout_perplexity < rows[0].heldout_perplexity  # bigram below unigram
+    tied, untied = ladder.weight_tying_rows()
+    assert untied.parameters > tied.parameters
