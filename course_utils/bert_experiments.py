@@ -46,11 +46,14 @@ __all__ = [
 
 
 def fresh_bert(pretrained: PretrainedBert, *, from_checkpoint: bool, seed: int = 0) -> Bert:
-    """A trainable copy of the pre-trained BERT, or the same architecture freshly initialised (``seed``)."""
+    """A trainable copy of the pre-trained BERT, or the same architecture freshly initialised (``seed``).
+
+    The global generator is seeded with ``seed`` in both cases, so whatever is initialised next (the task
+    head) is the same whatever ran before."""
+    torch.manual_seed(seed)
     if from_checkpoint:
         model = copy.deepcopy(pretrained.model)
     else:
-        torch.manual_seed(seed)
         model = Bert(pretrained.config)
     return model.train()
 

@@ -29,6 +29,11 @@ def test_fresh_bert_copies_or_reinitialises(pretrained):
     scratch_b = ex.fresh_bert(pretrained, from_checkpoint=False, seed=3)
     assert torch.equal(scratch_a.pooler.weight, scratch_b.pooler.weight)
     assert not torch.equal(scratch_a.pooler.weight, pretrained.model.pooler.weight)
+    ex.fresh_bert(pretrained, from_checkpoint=True, seed=5)
+    head_a = torch.nn.Linear(4, 2).weight
+    torch.randn(100)  # whatever ran before does not matter
+    ex.fresh_bert(pretrained, from_checkpoint=True, seed=5)
+    assert torch.equal(head_a, torch.nn.Linear(4, 2).weight)
 
 
 def test_accuracy_and_curve_point():
