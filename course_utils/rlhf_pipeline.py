@@ -76,7 +76,7 @@ class RLHFConfig:
     temperature: float = 1.0  # sampling temperature for the comparisons (plain, no top-k/top-p)
     max_new_tokens: int = 8  # the longest response (the demonstrations need at most 5 tokens)
     readout: str = "mean_logprob"  # the reward model's readout (rlhf_models.READOUTS)
-    rm_steps: int = 600
+    rm_steps: int = 1200  # chosen on a validation split of the rm prompts (data/checkpoints/README.md)
     rm_batch_size: int = 64
     rm_learning_rate: float = 1e-3
 
