@@ -44,7 +44,7 @@ from course_utils.attention import (
     split_heads,
 )
 from course_utils.ngram import lm_loss, perplexity, token_log_probs
-from course_utils.training import evaluating, load_checkpoint, save_checkpoint
+from course_utils.training import choose_device, evaluating, load_checkpoint, save_checkpoint
 from course_utils.transformer import PositionWiseFeedForward
 
 __all__ = [
@@ -513,12 +513,15 @@ def to_hf_gpt2(model: GPT):
 
 def cross_validate_classifier(backbone: GPT, sequences: list[list[int]], labels: list[int], *, lm_weight: float,
                               folds: int = 5, steps: int = 20, batch_size: int = 16, learning_rate: float = 5e-4,
-                              pad_id: int = 0, seed: int = 0) -> list[float]:
+                              pad_id: int = 0, seed: int = 0,
+                              device: str | torch.device | None = None) -> list[float]:
     """GPT-1 fine-tuning, cross-validated: held-out accuracy of each of ``folds`` folds.
 
     Each fold fine-tunes a fresh copy of ``backbone`` with a :class:`GPTClassifier` (``lm_weight`` = λ)
     for ``steps`` AdamW steps on the other folds, then scores its own fold. The folds depend only on
-    ``seed``, so two values of λ are compared on the same splits.
+    ``seed``, so two values of λ are compared on the same splits. Each fold trains on ``device``
+    (None: :func:`course_utils.training.choose_device`); batches are built on the CPU and moved there, and
+    ``backbone`` itself is never moved or changed.
     """
     import copy
 
@@ -531,6 +534,7 @@ def cross_validate_classifier(backbone: GPT, sequences: list[list[int]], labels:
     context = backbone.config.context_length
     sequences = [list(s)[-context:] for s in sequences]  # keep each text's end, where the head reads
     n_classes = max(labels) + 1
+    device = choose_device(device)
     rng = np.random.RandomState(seed)
     order = rng.permutation(len(sequences))
     parts = np.array_split(order, folds)
@@ -541,13 +545,13 @@ def cross_validate_classifier(backbone: GPT, sequences: list[list[int]], labels:
         for row, i in enumerate(indices):
             ids[row, :len(sequences[i])] = torch.tensor(sequences[i])
         lengths = torch.tensor([len(sequences[i]) for i in indices])
-        return ids, lengths, torch.tensor([labels[i] for i in indices])
+        return ids.to(device), lengths.to(device), torch.tensor([labels[i] for i in indices]).to(device)
 
     accuracies = []
     for k, test in enumerate(parts):
         train = np.concatenate([p for j, p in enumerate(parts) if j != k])
         torch.manual_seed(seed + k)
-        model = GPTClassifier(copy.deepcopy(backbone), n_classes, lm_weight=lm_weight).train()
+        model = GPTClassifier(copy.deepcopy(backbone), n_classes, lm_weight=lm_weight).to(device).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
@@ -555,5 +559,5 @@ def cross_validate_classifier(backbone: GPT, sequences: list[list[int]], labels:
             optimizer.step()
         with evaluating(model):
             ids, lengths, y = batch(test)
-            accuracies.append(float((model(ids, lengths).logits.argmax(-1) == y).float().mean()))
+            accuracies.append(float((model(ids, lengths).logits.argmax(-1) == y).float().mean().cpu()))
     return accuracies

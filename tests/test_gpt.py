@@ -249,6 +249,10 @@ def test_cross_validated_fine_tuning_learns_a_separable_task():
     accuracies = cross_validate_classifier(backbone, sequences, labels, lm_weight=0.5, folds=4, steps=40,
                                            batch_size=8, learning_rate=3e-3)
     assert len(accuracies) == 4 and sum(accuracies) / 4 >= 0.9
+    on_cpu = cross_validate_classifier(backbone, sequences, labels, lm_weight=0.5, folds=4, steps=40,
+                                       batch_size=8, learning_rate=3e-3, device="cpu")
+    assert on_cpu == accuracies  # the device path on the CPU gives the default's numbers
+    assert next(backbone.parameters()).device.type == "cpu"  # the backbone itself is never moved
     with pytest.raises(ValueError, match="labels"):
         cross_validate_classifier(backbone, sequences, labels[:-1], lm_weight=0.0)
 
