@@ -33,6 +33,8 @@ __all__ = [
     "all_reduce_mean",
     "LossModule",
     "close_distributed",
+    "ScriptProcess",
+    "start_script_process",
 ]
 
 
@@ -157,3 +159,39 @@ def close_distributed(context: DistributedContext | None) -> None:
     """Leave the process group (a no-op for one process)."""
     if context is not None and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@dataclass(frozen=True)
+class ScriptProcess:
+    """What a training script needs to know about itself: where to compute, and whether it is one of
+    several ``torchrun`` processes (``distributed``) or alone (None)."""
+
+    device: torch.device
+    distributed: DistributedContext | None
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0, or the only process: the one that prints, evaluates and writes checkpoints."""
+        return self.distributed is None or self.distributed.is_main
+
+    def say(self, *args, **kwargs) -> None:
+        """``print`` on the main process only."""
+        if self.is_main:
+            print(*args, **kwargs)
+
+
+def start_script_process(device: str | torch.device | None, batch_size: int) -> ScriptProcess:
+    """The start of every pre-training script: pick the device (``device`` or
+    :func:`course_utils.training.choose_device`'s choice), join ``torchrun``'s process group when there is
+    one, and check that the global ``batch_size`` splits evenly over the processes (a clear SystemExit
+    naming both numbers otherwise)."""
+    from course_utils.training import choose_device
+
+    chosen = choose_device(device)
+    context = init_distributed(chosen)
+    if context is None:
+        return ScriptProcess(chosen, None)
+    if batch_size % context.world_size:
+        close_distributed(context)
+        raise SystemExit(f"--batch-size {batch_size} must be divisible by the {context.world_size} processes")
+    return ScriptProcess(context.device, context)

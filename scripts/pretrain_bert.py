@@ -101,21 +101,16 @@ def main(argv: list[str] | None = None) -> dict:
     from course_utils import bert_tasks
     from course_utils.bert import Bert, PretrainedBert, load_bert, save_bert
     from course_utils.data import lee_documents, wiki_split
-    from course_utils.distributed import close_distributed, init_distributed
+    from course_utils.distributed import close_distributed, start_script_process
     from course_utils.tokenization import train_wordpiece
-    from course_utils.training import choose_device, seed_everything
+    from course_utils.training import seed_everything
 
     started = time.perf_counter()
     load_before = os.getloadavg()
     torch.set_num_threads(args.threads)
-    device = choose_device(args.device)
-    distributed = init_distributed(device)
-    if distributed is not None:
-        device = distributed.device
-        if args.batch_size % distributed.world_size:
-            raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {distributed.world_size} processes")
-    main_process = distributed is None or distributed.is_main
-    say = print if main_process else (lambda *a, **k: None)
+    process = start_script_process(args.device, args.batch_size)
+    device, distributed, main_process = process.device, process.distributed, process.is_main
+    say = process.say
     seed_everything(args.seed)
     train_articles, heldout_articles = wiki_split(0.1, seed=0)
     train_articles = train_articles[: args.max_train_articles]

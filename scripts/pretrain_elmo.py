@@ -75,18 +75,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     from course_utils import elmo
     from course_utils.data import wiki_split
-    from course_utils.distributed import close_distributed, init_distributed
-    from course_utils.training import choose_device, seed_everything
+    from course_utils.distributed import close_distributed, start_script_process
+    from course_utils.training import seed_everything
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
-    device = choose_device(args.device)
-    distributed = init_distributed(device)
-    if distributed is not None:
-        device = distributed.device
-        if args.batch_size % distributed.world_size:
-            raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {distributed.world_size} processes")
-    main_process = distributed is None or distributed.is_main
+    process = start_script_process(args.device, args.batch_size)
+    device, distributed, main_process = process.device, process.distributed, process.is_main
     seed_everything(args.seed)
     filters = tuple(tuple(int(v) for v in pair.split(":")) for pair in args.filters.split(","))
     train_articles, heldout_articles = wiki_split(args.heldout_fraction, seed=0)

@@ -111,21 +111,16 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from course_utils import ngram
-    from course_utils.distributed import close_distributed, init_distributed
+    from course_utils.distributed import close_distributed, start_script_process
     from course_utils.gpt import GPT, save_gpt
-    from course_utils.training import choose_device, fit, seed_everything
+    from course_utils.training import fit, seed_everything
 
     started = time.perf_counter()
     load_at_start = [round(v, 2) for v in os.getloadavg()]
     torch.set_num_threads(args.threads)
-    device = choose_device(args.device)
-    distributed = init_distributed(device)
-    if distributed is not None:
-        device = distributed.device
-        if args.batch_size % distributed.world_size:
-            raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {distributed.world_size} processes")
-    main_process = distributed is None or distributed.is_main
-    say = print if main_process else (lambda *a, **k: None)
+    process = start_script_process(args.device, args.batch_size)
+    device, distributed, main_process = process.device, process.distributed, process.is_main
+    say = process.say
     seed_everything(args.seed)
     tokenizer, train_ids, heldout_ids = corpus(args.vocab_size, args.max_train_articles, args.max_heldout_articles)
     config = GPTConfig(**{f.name: getattr(args, f.name) for f in fields(GPTConfig)})

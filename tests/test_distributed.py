@@ -131,3 +131,28 @@ def test_two_torchrun_processes_follow_the_same_losses_as_one(tmp_path):
     torch.testing.assert_close(torch.tensor(parallel), torch.tensor(single), rtol=1e-4, atol=1e-4)
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["processes"] == 2 and metrics["device"] == "cpu"
+
+
+def test_start_script_process_alone_and_among_processes(monkeypatch, capsys):
+    import course_utils.distributed as distributed_module
+    from course_utils.distributed import DistributedContext, start_script_process
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    alone = start_script_process("cpu", batch_size=7)
+    assert alone.device == torch.device("cpu") and alone.distributed is None and alone.is_main
+    alone.say("printed")
+    assert capsys.readouterr().out == "printed\n"
+
+    def fake_group(rank: int, world_size: int):
+        return lambda device: DistributedContext(rank, world_size, rank, torch.device(device), "gloo")
+
+    monkeypatch.setattr(distributed_module, "init_distributed", fake_group(1, 2))
+    second = start_script_process("cpu", batch_size=8)
+    assert second.distributed.world_size == 2 and not second.is_main
+    second.say("silent")
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(distributed_module, "init_distributed", fake_group(0, 3))
+    with pytest.raises(SystemExit, match="--batch-size 8 must be divisible by the 3 processes"):
+        start_script_process("cpu", batch_size=8)
+    with pytest.raises(ValueError):
+        start_script_process("bogus", batch_size=8)
