@@ -13,7 +13,8 @@ loss is to read the rule off the demonstrations:
 
 A prompt looks like ``<bos> reverse : k q a => a q k ; m b t => t b m ; c x e =>`` and the answer is
 ``e x c``; without arrows (``arrow=False``, the associative-recall probe) a map prompt is
-``<bos> j 0 ; d 8 ; … ; d`` → ``8``. Evaluation uses *held-out* tables and inputs: a map table or a three-letter input is held
+``<bos> j 0 ; d 8 ; … ; d`` → ``8``, or without separators (``separator=False``) ``<bos> j 0 d 8 … d``.
+Evaluation uses *held-out* tables and inputs: a map table or a three-letter input is held
 out when the CRC-32 of its text is divisible by 4, and training never samples one.
 
 Olsson et al. (2022), "In-context Learning and Induction Heads": in-context learning appears abruptly
@@ -46,6 +47,7 @@ __all__ = [
     "FAMILIES",
     "SYMBOLS",
     "ICLConfig",
+    "apply_init",
     "Example",
     "encode",
     "decode",
@@ -97,13 +99,47 @@ class ICLConfig:
     arrow: bool = True  # False: demonstrations "x y ;" without "=>" (map: the classic induction pattern)
     map_examples: int = 16  # examples per training map prompt (9: the 8 table items shown once, then the query)
     query_loss_only: bool = False  # score only the last example's answer (the query), as in associative recall
+    separator: bool = True  # False (with arrow=False): map pairs "x y x y …" without ";" between them
+    tie_weights: bool = True  # False: a separate output projection (the emergence init)
+    embedding_std: float = 0.0  # > 0: token and position embeddings re-drawn from N(0, std²) (0: GPT-2's 0.02)
+    attention_std: float = 0.0  # > 0: every attention input (q, k, v) weight re-drawn from N(0, std²)
 
     def model_config(self) -> GPTConfig:
         return GPTConfig(vocab_size=len(SYMBOLS), context_length=self.context_length, d_model=self.d_model,
-                         n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=0.0, tie_weights=True)
+                         n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=0.0, tie_weights=self.tie_weights)
+
+    def build_model(self) -> GPT:
+        """A fresh GPT of :meth:`model_config`, re-initialised by :func:`apply_init` (the same parameters and
+        state_dict keys as any GPT of that config, so :func:`course_utils.gpt.load_gpt` restores it)."""
+        model = GPT(self.model_config())
+        apply_init(model, embedding_std=self.embedding_std, attention_std=self.attention_std)
+        return model
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@torch.no_grad()
+def apply_init(model: GPT, *, embedding_std: float = 0.0, attention_std: float = 0.0) -> GPT:
+    """Re-draw, in place, the token and position embeddings from N(0, ``embedding_std``²) and every block's
+    attention input weights (q, k, v) from N(0, ``attention_std``²); a std of 0 leaves GPT-2's N(0, 0.02).
+
+    A measured finding of this course (data/checkpoints/README.md): with GPT-2's small init the map model's
+    associative recall did not emerge within the run; with embeddings at std 1 (well separated tokens and
+    positions), larger q/k/v weights (sharper attention at the start) and an untied output it rose abruptly.
+    """
+    if embedding_std < 0 or attention_std < 0:
+        raise ValueError(f"init stds must be >= 0, got embedding_std={embedding_std}, attention_std={attention_std}")
+    if embedding_std > 0 and model.lm_head is None:
+        raise ValueError("embedding_std needs an untied output (tie_weights=False): a tied output projection "
+                         "would be re-scaled with the embedding")
+    if embedding_std > 0:
+        torch.nn.init.normal_(model.token_embedding.weight, std=embedding_std)
+        torch.nn.init.normal_(model.position_embedding.embedding.weight, std=embedding_std)
+    if attention_std > 0:
+        for block in model.blocks:
+            torch.nn.init.normal_(block.self_attention.in_proj_weight, std=attention_std)
+    return model
 
 
 def encode(symbols: Sequence[str]) -> list[int]:
@@ -193,7 +229,7 @@ def make_examples(family: str, n: int, rng: np.random.RandomState, *, heldout: b
 
 
 def build_prompt(examples: Sequence[Example], *, description: str | None = None, with_answer: bool = True,
-                 arrow: bool = True) -> tuple[list[str], list[bool]]:
+                 arrow: bool = True, separator: bool = True) -> tuple[list[str], list[bool]]:
     """The prompt's symbols and, per symbol, whether it is an answer symbol (scored by the loss).
 
     ``<bos> [description :] x_1 => y_1 ; … ; x_q => [y_q]``: the last example is the query; its answer
@@ -201,8 +237,11 @@ def build_prompt(examples: Sequence[Example], *, description: str | None = None,
     ``arrow=False`` leaves out every ``=>`` (``<bos> a 3 ; b 7 ; … ; q``): for *map* the label then
     directly follows its item, the pattern a two-head induction circuit completes ("[A][B] … [A] → B");
     with ``=>`` in between, both the query and the key must first be tagged with the item, which was
-    not learned in the shipped runs (data/checkpoints/README.md).
+    not learned in the shipped runs (data/checkpoints/README.md). ``separator=False`` (only with
+    ``arrow=False``) also leaves out every ``;``: ``<bos> a 3 b 7 … q`` (two symbols per pair).
     """
+    if not separator and arrow:
+        raise ValueError("separator=False needs arrow=False: 'x => y x => y' would not say where a pair ends")
     if not examples:
         raise ValueError("a prompt needs at least one example (the query)")
     if description is not None and description not in FAMILIES:
@@ -219,21 +258,31 @@ def build_prompt(examples: Sequence[Example], *, description: str | None = None,
             break
         symbols += list(example.outputs)
         answer += [True] * len(example.outputs)
-        if not last:
+        if not last and separator:
             symbols.append(SEPARATOR)
             answer.append(False)
     return symbols, answer
 
 
-def format_prompt(symbols: Sequence[str]) -> str:
+def format_prompt(symbols: Sequence[str], *, separator: bool = True) -> str:
     """A prompt laid out like GPT-3's slide: the description on its own line, then one
     demonstration per line, the query last (``<bos>`` and ``<pad>`` are not shown)::
 
         reverse:
         k q a => a q k
         c x e =>
+
+    ``separator=False`` (map prompts built with ``arrow=False, separator=False``): every two symbols
+    ``item label`` are one demonstration; the query item ends the last line.
     """
     shown = [s for s in symbols if s not in (BOS, PAD)]
+    if not separator:
+        lines = []
+        if len(shown) >= 2 and shown[0] in FAMILIES and shown[1] == COLON:
+            lines.append(f"{shown[0]}:")
+            shown = shown[2:]
+        lines += [" ".join(shown[i:i + 2]) for i in range(0, len(shown), 2)]
+        return "\n".join(lines)
     lines, current = [], []
     for i, symbol in enumerate(shown):
         if symbol == COLON and i == 1 and shown[0] in FAMILIES:
@@ -268,9 +317,9 @@ def _training_examples(family: str, map_examples: int = 16) -> int:
 def training_batch(batch_size: int, rng: np.random.RandomState, *, context_length: int = 80,
                    description_rate: float = 0.5, families: Sequence[str] = FAMILIES,
                    weights: Sequence[float] | None = None, arrow: bool = True, map_examples: int = 16,
-                   query_loss_only: bool = False) -> tuple[Tensor, Tensor]:
+                   query_loss_only: bool = False, separator: bool = True) -> tuple[Tensor, Tensor]:
     """(ids (B, T), answer mask (B, T)) of training prompts, families drawn with probabilities ``weights``
-    (default uniform); tables and inputs are never held-out ones. ``arrow``: see :func:`build_prompt`;
+    (default uniform); tables and inputs are never held-out ones. ``arrow``, ``separator``: see :func:`build_prompt`;
     ``map_examples``: examples per map prompt (at least 2); ``query_loss_only``: the mask marks only the
     last example's answer."""
     if map_examples < 2:
@@ -283,7 +332,7 @@ def training_batch(batch_size: int, rng: np.random.RandomState, *, context_lengt
         family = families[rng.choice(len(families), p=p)]
         description = family if rng.rand() < description_rate else None
         examples = make_examples(family, _training_examples(family, map_examples), rng)
-        symbols, answer = build_prompt(examples, description=description, arrow=arrow)
+        symbols, answer = build_prompt(examples, description=description, arrow=arrow, separator=separator)
         if query_loss_only:
             answer = [False] * (len(answer) - len(examples[-1].outputs)) + [True] * len(examples[-1].outputs)
         rows.append(encode(symbols))
@@ -302,16 +351,18 @@ class EvaluationSet:
 
 
 def evaluation_prompts(family: str, shots: int, n: int, *, description: bool = False, seed: int = 0,
-                       context_length: int = 80, arrow: bool = True) -> EvaluationSet:
+                       context_length: int = 80, arrow: bool = True, separator: bool = True) -> EvaluationSet:
     """``n`` held-out prompts of ``family`` with ``shots`` demonstrations; only the query is scored.
-    ``arrow``: see :func:`build_prompt` (the same tables and inputs either way)."""
+    ``arrow``, ``separator``: see :func:`build_prompt` (the same tables and inputs either way; evaluate a
+    model in exactly the format it was trained on)."""
     if shots < 0:
         raise ValueError(f"shots must be >= 0, got {shots}")
     rng = np.random.RandomState(seed)
     rows, masks, texts = [], [], []
     for _ in range(n):
         examples = make_examples(family, shots + 1, rng, heldout=True)
-        symbols, answer = build_prompt(examples, description=family if description else None, arrow=arrow)
+        symbols, answer = build_prompt(examples, description=family if description else None, arrow=arrow,
+                                       separator=separator)
         query_answer = len(examples[-1].outputs)
         mask = [False] * (len(symbols) - query_answer) + [True] * query_answer
         rows.append(encode(symbols))
@@ -386,21 +437,22 @@ def induction_scores(model: GPT, *, length: int = 20, n: int = 64, seed: int = 0
 
 
 @torch.no_grad()
-def recall_scores(model: GPT, *, n: int = 128, seed: int = 0, arrow: bool = True) -> Tensor:
+def recall_scores(model: GPT, *, n: int = 128, seed: int = 0, arrow: bool = True, separator: bool = True) -> Tensor:
     """(L, H) induction score on map prompts: the mean attention from the query's ``=>`` (the position
     that predicts the answer) to the label that followed the same ``item =>`` earlier in the prompt —
     "look at the token after the earlier occurrence of the current context". Held-out 8-shot prompts
     whose query is one of the shown items. ``arrow=False``: prompts without ``=>``; the attention from the
-    query item to the label right after its earlier occurrence (the classic induction pattern)."""
+    query item to the label right after its earlier occurrence (the classic induction pattern);
+    ``separator=False``: prompts without ``;`` as well (see :func:`build_prompt`)."""
     rng = np.random.RandomState(seed)
     rows, targets = [], []
     for _ in range(n):
         examples = make_examples("map", TABLE_SIZE + 1, rng, heldout=True, query_from_demonstrations=True)
-        symbols, _ = build_prompt(examples, with_answer=False, arrow=arrow)
+        symbols, _ = build_prompt(examples, with_answer=False, arrow=arrow, separator=separator)
         query = examples[-1].inputs[0]
         shown = [e.inputs[0] for e in examples[:-1]].index(query)
-        per_pair = 4 if arrow else 3  # item => label ;  or  item label ;
-        targets.append(1 + per_pair * shown + per_pair - 2)  # after <bos>: the label of the shown pair
+        per_pair = 4 if arrow else (3 if separator else 2)  # item => label ;  or  item label ;  or  item label
+        targets.append(1 + per_pair * shown + (2 if arrow else 1))  # after <bos>: the label of the shown pair
         rows.append(encode(symbols))
     ids = torch.tensor(rows, device=next(model.parameters()).device)
     with evaluating(model):
@@ -450,13 +502,14 @@ def train_icl(config: ICLConfig, *, progress: bool = True, on_evaluation=None, d
     world_size = 1 if distributed is None else distributed.world_size
     device = distributed.device if distributed is not None else torch.device(device)
     seed_everything(config.seed)
-    model = GPT(config.model_config()).to(device)
+    model = config.build_model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 50))
     rng = np.random.RandomState(config.seed)
     weights = [config.map_share] + [(1 - config.map_share) / (len(FAMILIES) - 1)] * (len(FAMILIES) - 1)
     evaluation = {family: evaluation_prompts(family, EMERGENCE_SHOTS, config.eval_prompts, seed=1000 + i,
-                                             context_length=config.context_length, arrow=config.arrow)
+                                             context_length=config.context_length, arrow=config.arrow,
+                                             separator=config.separator)
                   for i, family in enumerate(FAMILIES) if weights[i] > 0}  # the families it is trained on
     history: list[dict] = []
     losses: list[float] = []
@@ -465,7 +518,8 @@ def train_icl(config: ICLConfig, *, progress: bool = True, on_evaluation=None, d
         for _ in range(config.steps):
             ids, mask = training_batch(config.batch_size, rng, context_length=config.context_length,
                                        description_rate=config.description_rate, weights=weights, arrow=config.arrow,
-                                       map_examples=config.map_examples, query_loss_only=config.query_loss_only)
+                                       map_examples=config.map_examples, query_loss_only=config.query_loss_only,
+                                       separator=config.separator)
             # the global answer count (0-dim: shard_batch keeps it whole on every process)
             yield ids, mask, mask[:, 1:].sum()
 
@@ -480,7 +534,7 @@ def train_icl(config: ICLConfig, *, progress: bool = True, on_evaluation=None, d
             "loss": float(np.mean(losses[-config.eval_every:])) if losses else float("nan"),
             "accuracy": {family: few_shot_accuracy(m, prompts) for family, prompts in evaluation.items()},
             "induction": [[round(float(v), 4) for v in row] for row in induction_scores(m, length=repeat)],
-            "recall": [[round(float(v), 4) for v in row] for row in recall_scores(m, arrow=config.arrow)],
+            "recall": [[round(float(v), 4) for v in row] for row in recall_scores(m, arrow=config.arrow, separator=config.separator)],
         }
         history.append(record)
         if on_evaluation is not None:

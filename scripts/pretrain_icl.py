@@ -3,9 +3,10 @@
 Usage (the shipped checkpoints; see data/checkpoints/README.md for their measured time and metrics)::
 
     python scripts/pretrain_icl.py --output data/checkpoints/icl_2layer.safetensors
-    python scripts/pretrain_icl.py --map-share 1 --no-arrow --steps 1000 --output data/checkpoints/icl_map_2layer.safetensors
-    python scripts/pretrain_icl.py --map-share 1 --no-arrow --steps 1000 --layers 1 \
-        --output data/checkpoints/icl_map_1layer.safetensors
+    python scripts/pretrain_icl.py --map-share 1 --no-arrow --no-separator --map-examples 9 --query-loss-only \
+        --description-rate 0 --context-length 32 --steps 1200 --no-tie-weights --embedding-std 1 \
+        --attention-std 0.09 --output data/checkpoints/icl_map_2layer.safetensors
+    (the same with --layers 1 --output data/checkpoints/icl_map_1layer.safetensors: the control)
 
 Trains :func:`course_utils.icl_tasks.train_icl` (seeded, so a rerun with the same ``--threads`` on the same
 kind of machine gives the same weights) and stores, in the checkpoint's metadata, the emergence history
@@ -75,6 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must lie in [0, 1], got {getattr(args, name)}")
     if args.map_examples < 2:
         parser.error(f"--map-examples must be at least 2 (a demonstration and the query), got {args.map_examples}")
+    if not args.separator and args.arrow:
+        parser.error("--no-separator needs --no-arrow")
+    if args.embedding_std < 0 or args.attention_std < 0:
+        parser.error("--embedding-std and --attention-std must be >= 0")
+    if args.embedding_std > 0 and args.tie_weights:
+        parser.error("--embedding-std needs --no-tie-weights (an untied output)")
     if args.learning_rate <= 0:
         parser.error(f"--learning-rate must be positive, got {args.learning_rate}")
     return args
@@ -91,7 +98,7 @@ def final_table(model, n: int, config: ICLConfig) -> dict:
         table["with_description" if description else "without_description"] = {
             family: {str(k): round(few_shot_accuracy(model, evaluation_prompts(
                 family, k, n, description=description, seed=5000 + 10 * FAMILIES.index(family) + k,
-                context_length=config.context_length, arrow=config.arrow)), 4)
+                context_length=config.context_length, arrow=config.arrow, separator=config.separator)), 4)
                 for k in SHOTS}
             for family in trained}
     return table
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
         "accuracy": table,
         "induction": [[round(float(v), 4) for v in row] for row in induction_scores(
             model, length=min(20, (config.context_length - 1) // 2))],
-        "recall": [[round(float(v), 4) for v in row] for row in recall_scores(model, arrow=config.arrow)],
+        "recall": [[round(float(v), 4) for v in row] for row in recall_scores(model, arrow=config.arrow, separator=config.separator)],
         "final_loss": history[-1]["loss"],
         "parameters": model.parameter_count(),
         "train_seconds": round(train_seconds, 1),

@@ -257,3 +257,107 @@ def test_training_batch_can_score_only_the_query_of_short_map_prompts():
         assert pairs[symbols[-2]] == symbols[-1] and len(set(symbols[1:-2:3])) == 8  # the query was shown
     with pytest.raises(ValueError, match="map_examples >= 2"):
         icl.training_batch(2, np.random.RandomState(0), map_examples=1)
+
+
+def test_defaults_keep_the_tied_gpt2_init_and_the_separator():
+    config = icl.ICLConfig()
+    assert (config.separator, config.tie_weights, config.embedding_std, config.attention_std) == (True, True, 0.0, 0.0)
+    assert config.model_config().tie_weights is True
+    torch.manual_seed(0)
+    model = config.build_model()
+    torch.manual_seed(0)
+    plain = GPT(config.model_config())
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
+    assert model.lm_head is None
+    assert len(icl.SYMBOLS) == 45 and icl.encode([";", "a", "0"]) == [3, 9, 35]  # the vocabulary is unchanged
+
+
+def test_emergence_init_redraws_embeddings_and_attention_untied(tmp_path):
+    from course_utils.gpt import save_gpt
+
+    config = icl.ICLConfig(d_model=64, n_layers=2, context_length=32, tie_weights=False, embedding_std=1.0,
+                           attention_std=0.09)
+    torch.manual_seed(0)
+    model = config.build_model()
+    assert model.lm_head is not None  # untied output
+    torch.manual_seed(0)
+    reference = GPT(config.model_config())
+    assert list(model.state_dict()) == list(reference.state_dict())  # same keys as any GPT: load_gpt restores it
+    assert model.token_embedding.weight.std().item() == pytest.approx(1.0, rel=0.05)
+    assert model.position_embedding.embedding.weight.std().item() == pytest.approx(1.0, rel=0.1)
+    for block in model.blocks:
+        assert block.self_attention.in_proj_weight.std().item() == pytest.approx(0.09, rel=0.05)
+        assert block.feed_forward.linear1.weight.std().item() == pytest.approx(0.02, rel=0.1)  # the rest: GPT-2's
+    assert model.lm_head.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    path = save_gpt(model, tmp_path / "m.safetensors", half=False)
+    loaded, _ = load_gpt(path)
+    assert loaded.config.tie_weights is False
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    with pytest.raises(ValueError, match="untied"):
+        icl.apply_init(GPT(icl.ICLConfig().model_config()), embedding_std=1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        icl.apply_init(model, attention_std=-1.0)
+
+
+def test_map_prompts_without_separator_round_trip():
+    examples = [icl.Example(("k",), ("3",)), icl.Example(("c",), ("7",)), icl.Example(("k",), ("3",))]
+    symbols, answer = icl.build_prompt(examples, arrow=False, separator=False)
+    assert " ".join(symbols) == "<bos> k 3 c 7 k 3"
+    assert [s for s, a in zip(symbols, answer) if a] == ["3", "7", "3"]
+    assert icl.decode(icl.encode(symbols)) == symbols
+    query, _ = icl.build_prompt(examples, arrow=False, separator=False, with_answer=False)
+    assert icl.format_prompt(query, separator=False) == "k 3\nc 7\nk"
+    with pytest.raises(ValueError, match="needs arrow=False"):
+        icl.build_prompt(examples, separator=False)
+    # evaluation: the same tables and queries as the ';' format, without the ';'
+    bare = icl.evaluation_prompts("map", 8, 5, seed=4, arrow=False, separator=False, context_length=32)
+    with_semicolons = icl.evaluation_prompts("map", 8, 5, seed=4, arrow=False, context_length=32)
+    assert [t.replace(" ;", "") for t in with_semicolons.texts] == bare.texts
+    assert bare.answer_mask.sum(-1).tolist() == [1] * 5
+    ids, mask = icl.training_batch(6, np.random.RandomState(5), families=("map",), arrow=False, separator=False,
+                                   map_examples=9, query_loss_only=True, description_rate=0.0, context_length=32)
+    for row, m in zip(ids.tolist(), mask.tolist()):
+        symbols = [s for s in icl.decode(row) if s != "<pad>"]
+        assert len(symbols) == 1 + 9 * 2 and ";" not in symbols
+        assert [i for i, v in enumerate(m) if v] == [len(symbols) - 1]
+        assert dict(zip(symbols[1:-2:2], symbols[2:-2:2]))[symbols[-2]] == symbols[-1]
+
+
+def test_recall_score_without_separator_reads_the_label_after_the_earlier_item():
+    class Fake(torch.nn.Module):
+        """Head 1 attends from the query item to the label right after that item's earlier occurrence."""
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, ids, need_weights=False):
+            B, T = ids.shape
+            assert T == 1 + 8 * 2 + 1  # <bos>, 8 "item label", the query item
+            weights = torch.zeros(B, 2, T, T)
+            weights[:, 0, -1, 0] = 1
+            for b in range(B):
+                earlier = int((ids[b, :-1] == ids[b, -1]).nonzero()[0])
+                weights[b, 1, -1, earlier + 1] = 1
+            return type("Out", (), {"attention": [weights]})()
+
+    scores = icl.recall_scores(Fake(), n=6, arrow=False, separator=False)
+    assert scores[0, 1] == pytest.approx(1.0) and scores[0, 0] == 0
+
+
+def test_pretrain_icl_exposes_the_emergence_options(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pretrain_icl", ROOT / "scripts" / "pretrain_icl.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = script.parse_args(["--no-arrow", "--no-separator", "--no-tie-weights", "--embedding-std", "1",
+                              "--attention-std", "0.09"])
+    assert (args.separator, args.tie_weights, args.embedding_std, args.attention_std) == (False, False, 1.0, 0.09)
+    defaults = script.parse_args([])
+    assert (defaults.separator, defaults.tie_weights, defaults.embedding_std) == (True, True, 0.0)
+    for bad, message in ((["--no-separator"], "--no-separator needs --no-arrow"),
+                         (["--embedding-std", "1"], "needs --no-tie-weights")):
+        with pytest.raises(SystemExit):
+            script.parse_args(bad)
+        assert message in capsys.readouterr().err
