@@ -41,7 +41,7 @@ from torch import Tensor
 
 from course_utils.distributed import DistributedContext
 from course_utils.gpt import GPT, GPTConfig, lm_loss
-from course_utils.training import evaluating
+from course_utils.training import choose_device, evaluating
 
 __all__ = [
     "FAMILIES",
@@ -478,7 +478,7 @@ def chance_accuracy(family: str) -> float:
 EMERGENCE_SHOTS = 8  # the history tracks 8-shot accuracy (no description) on held-out prompts
 
 
-def train_icl(config: ICLConfig, *, progress: bool = True, on_evaluation=None, device: torch.device | str = "cpu",
+def train_icl(config: ICLConfig, *, progress: bool = True, on_evaluation=None, device: torch.device | str | None = None,
               distributed: DistributedContext | None = None, on_step=None) -> tuple[GPT, list[dict]]:
     """Train a GPT on :func:`training_batch` prompts (loss on answer symbols only), AdamW with a 50-step
     warm-up, evaluating every ``config.eval_every`` steps.
@@ -500,7 +500,7 @@ def train_icl(config: ICLConfig, *, progress: bool = True, on_evaluation=None, d
     if distributed is not None and config.batch_size % distributed.world_size:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the {distributed.world_size} processes")
     world_size = 1 if distributed is None else distributed.world_size
-    device = distributed.device if distributed is not None else torch.device(device)
+    device = distributed.device if distributed is not None else choose_device(device)
     seed_everything(config.seed)
     model = config.build_model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)

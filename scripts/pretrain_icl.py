@@ -112,22 +112,15 @@ def main(argv: list[str] | None = None) -> dict:
         args.output = checkpoint_path("icl_1layer" if args.n_layers == 1 else "icl_2layer")
     import torch
 
-    from course_utils.distributed import close_distributed, init_distributed
+    from course_utils.distributed import close_distributed, start_script_process
     from course_utils.gpt import save_gpt
     from course_utils.icl_tasks import induction_scores, recall_scores, train_icl
-    from course_utils.training import choose_device
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     config = ICLConfig(**{f.name: getattr(args, f.name) for f in fields(ICLConfig)})
-    device = choose_device(args.device)
-    distributed = init_distributed(device)
-    if distributed is not None:
-        device = distributed.device
-        if args.batch_size % distributed.world_size:
-            raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {distributed.world_size} processes")
-    main_process = distributed is None or distributed.is_main
-    say = print if main_process else (lambda *a, **k: None)
+    process = start_script_process(args.device, args.batch_size)
+    device, distributed, main_process, say = process.device, process.distributed, process.is_main, process.say
     say(f"device {device}" + (f", {distributed.world_size} processes ({distributed.backend})" if distributed else "")
         + f"; {config}", flush=True)
 
