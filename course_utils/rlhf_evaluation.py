@@ -55,28 +55,27 @@ def _check_count(name: str, value: int) -> None:
 
 
 @torch.no_grad()
-def _scores(reward_model: RewardModel, prompts: list[list[int]], responses: list[list[int]],
-            batch_size: int = 512) -> Tensor:
-    reward_model = require_reward_model(reward_model)
-    device = next(reward_model.parameters()).device
-    out = []
-    with evaluating(reward_model):
-        for start in range(0, len(prompts), batch_size):
-            batch = make_response_batch(prompts[start:start + batch_size], responses[start:start + batch_size])
-            out.append(reward_model.score(batch.to(device)).float().cpu())
-    return torch.cat(out)
-
-
-@torch.no_grad()
-def _log_probs(model: GPT, prompts: list[list[int]], responses: list[list[int]], batch_size: int = 512) -> Tensor:
-    model = require_policy(model)
+def _per_response(model: torch.nn.Module, read, prompts: list[list[int]], responses: list[list[int]],
+                  batch_size: int) -> Tensor:
+    """``read(model, batch)`` for every (prompt, response), in batches on the model's device; one CPU tensor."""
     device = next(model.parameters()).device
     out = []
     with evaluating(model):
         for start in range(0, len(prompts), batch_size):
             batch = make_response_batch(prompts[start:start + batch_size], responses[start:start + batch_size])
-            out.append(sequence_log_probs(model, batch.to(device)).double().cpu())
+            out.append(read(model, batch.to(device)).cpu())
     return torch.cat(out)
+
+
+def _scores(reward_model: RewardModel, prompts: list[list[int]], responses: list[list[int]],
+            batch_size: int = 512) -> Tensor:
+    return _per_response(require_reward_model(reward_model), lambda m, b: m.score(b).float(), prompts, responses,
+                         batch_size)
+
+
+def _log_probs(model: GPT, prompts: list[list[int]], responses: list[list[int]], batch_size: int = 512) -> Tensor:
+    return _per_response(require_policy(model), lambda m, b: sequence_log_probs(m, b).double(), prompts, responses,
+                         batch_size)
 
 
 @dataclass
