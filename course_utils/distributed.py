@@ -179,6 +179,22 @@ class ScriptProcess:
         if self.is_main:
             print(*args, **kwargs)
 
+    def finish(self, losses: list[float], losses_out=None) -> bool:
+        """The end of training: leave the process group, and on the main process write ``losses`` as JSON
+        to ``losses_out`` (a path, or None for no file). Returns whether this is the main process, which
+        alone goes on to evaluate and save."""
+        close_distributed(self.distributed)
+        if not self.is_main:
+            return False
+        if losses_out is not None:
+            import json
+            from pathlib import Path
+
+            path = Path(losses_out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(losses) + "\n")
+        return True
+
 
 def start_script_process(device: str | torch.device | None, batch_size: int) -> ScriptProcess:
     """The start of every pre-training script: pick the device (``device`` or

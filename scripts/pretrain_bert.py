@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     from course_utils import bert_tasks
     from course_utils.bert import Bert, PretrainedBert, load_bert, save_bert
     from course_utils.data import lee_documents, wiki_split
-    from course_utils.distributed import close_distributed, start_script_process
+    from course_utils.distributed import start_script_process
     from course_utils.tokenization import train_wordpiece
     from course_utils.training import seed_everything
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     load_before = os.getloadavg()
     torch.set_num_threads(args.threads)
     process = start_script_process(args.device, args.batch_size)
-    device, distributed, main_process = process.device, process.distributed, process.is_main
+    device, distributed = process.device, process.distributed
     say = process.say
     seed_everything(args.seed)
     train_articles, heldout_articles = wiki_split(0.1, seed=0)
@@ -151,12 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
     history = bert_tasks.pretrain(pretrained, train_docs, training, progress=not args.no_progress, on_step=report,
                                   device=device, distributed=distributed)
     train_seconds = time.perf_counter() - started
-    close_distributed(distributed)
-    if not main_process:
+    if not process.finish(history.losses, args.losses_out):
         return {}
-    if args.losses_out is not None:
-        args.losses_out.parent.mkdir(parents=True, exist_ok=True)
-        args.losses_out.write_text(json.dumps(history.losses) + "\n")
     heldout = bert_tasks.masked_heldout_set(heldout_docs, tokenizer, max_len=config.max_len,
                                             n_pairs=args.max_heldout_pairs, seed=1)
     both = bert_tasks.evaluate_pretraining(model, heldout, counts)

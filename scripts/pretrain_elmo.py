@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from course_utils import elmo
     from course_utils.data import wiki_split
-    from course_utils.distributed import close_distributed, start_script_process
+    from course_utils.distributed import start_script_process
     from course_utils.training import seed_everything
 
     started = time.perf_counter()
@@ -121,12 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
                               learning_rate=args.learning_rate, seed=args.seed, progress=not args.no_progress,
                               on_step=report, device=device, distributed=distributed)
     train_seconds = time.perf_counter() - started
-    close_distributed(distributed)
-    if not main_process:
+    if not process.finish(history.losses, args.losses_out):
         return {}
-    if args.losses_out is not None:
-        args.losses_out.parent.mkdir(parents=True, exist_ok=True)
-        args.losses_out.write_text(json.dumps(history.losses) + "\n")
     perplexity = elmo.bilm_perplexity(model, heldout, window=args.window, device=device)
     baselines = elmo.ngram_perplexities(train, heldout, window=args.window)
     losses = history.losses

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from course_utils import ngram
-    from course_utils.distributed import close_distributed, start_script_process
+    from course_utils.distributed import start_script_process
     from course_utils.gpt import GPT, save_gpt
     from course_utils.training import fit, seed_everything
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     load_at_start = [round(v, 2) for v in os.getloadavg()]
     torch.set_num_threads(args.threads)
     process = start_script_process(args.device, args.batch_size)
-    device, distributed, main_process = process.device, process.distributed, process.is_main
+    device, distributed = process.device, process.distributed
     say = process.say
     seed_everything(args.seed)
     tokenizer, train_ids, heldout_ids = corpus(args.vocab_size, args.max_train_articles, args.max_heldout_articles)
@@ -168,12 +168,8 @@ def main(argv: list[str] | None = None) -> dict:
                   distributed=distributed)
     train_seconds = time.perf_counter() - train_start
     train_cpu_seconds = time.process_time() - cpu_start  # this process's CPU time, all its threads
-    close_distributed(distributed)
-    if not main_process:
+    if not process.finish(history.losses, args.losses_out):
         return {}
-    if args.losses_out is not None:
-        args.losses_out.parent.mkdir(parents=True, exist_ok=True)
-        args.losses_out.write_text(json.dumps(history.losses) + "\n")
     model.cpu()
     metrics = {
         "heldout_perplexity": round(ngram.perplexity(model, heldout), 2),

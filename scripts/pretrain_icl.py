@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.output = checkpoint_path("icl_1layer" if args.n_layers == 1 else "icl_2layer")
     import torch
 
-    from course_utils.distributed import close_distributed, start_script_process
+    from course_utils.distributed import start_script_process
     from course_utils.gpt import save_gpt
     from course_utils.icl_tasks import induction_scores, recall_scores, train_icl
 
@@ -135,12 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     model, history = train_icl(config, progress=not args.no_progress and main_process, on_evaluation=report,
                                device=device, distributed=distributed, on_step=lambda step, loss: losses.append(loss))
     train_seconds = time.perf_counter() - started
-    close_distributed(distributed)
-    if not main_process:
+    if not process.finish(losses, args.losses_out):
         return {}
-    if args.losses_out is not None:
-        args.losses_out.parent.mkdir(parents=True, exist_ok=True)
-        args.losses_out.write_text(json.dumps(losses) + "\n")
     model = model.cpu()
     if not args.full_precision:  # measure exactly the weights that are shipped
         with torch.no_grad():

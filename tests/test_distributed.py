@@ -156,3 +156,15 @@ def test_start_script_process_alone_and_among_processes(monkeypatch, capsys):
         start_script_process("cpu", batch_size=8)
     with pytest.raises(ValueError):
         start_script_process("bogus", batch_size=8)
+
+
+def test_script_process_finish_writes_losses_on_the_main_process_only(tmp_path):
+    from course_utils.distributed import DistributedContext, ScriptProcess
+
+    alone = ScriptProcess(torch.device("cpu"), None)
+    assert alone.finish([1.5, 1.25], tmp_path / "sub" / "losses.json")
+    assert json.loads((tmp_path / "sub" / "losses.json").read_text()) == [1.5, 1.25]
+    assert alone.finish([1.0], None)  # no file asked for
+    other = ScriptProcess(torch.device("cpu"), DistributedContext(1, 2, 1, torch.device("cpu"), "gloo"))
+    assert not other.finish([2.0], tmp_path / "other.json")  # not initialised: leaving is a no-op
+    assert not (tmp_path / "other.json").exists()
