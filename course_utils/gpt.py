@@ -43,6 +43,7 @@ from course_utils.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
+from course_utils.dropout import FastDropout
 from course_utils.ngram import lm_loss, perplexity, token_log_probs
 from course_utils.training import choose_device, evaluating, load_checkpoint, save_checkpoint
 from course_utils.transformer import PositionWiseFeedForward
@@ -219,8 +220,8 @@ class GPTBlock(nn.Module):
         self.self_attention = MultiHeadAttention(config.d_model, config.n_heads, dropout=config.dropout)
         self.norm2 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.feed_forward = PositionWiseFeedForward(config.d_model, config.d_ff, 0.0, "gelu")
-        self.dropout1 = nn.Dropout(config.dropout)
-        self.dropout2 = nn.Dropout(config.dropout)
+        self.dropout1 = FastDropout(config.dropout)  # nn.Dropout's semantics, a cheaper mask (dropout.py)
+        self.dropout2 = FastDropout(config.dropout)
 
     def attend(self, x: Tensor, past: tuple[Tensor, Tensor] | None, need_weights: bool,
                storage: tuple[Tensor, Tensor] | None = None,
@@ -276,7 +277,8 @@ class GPT(nn.Module):
             raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}")
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
-        self.position_embedding = LearnedPositionalEmbedding(config.d_model, config.context_length, config.dropout)
+        self.position_embedding = LearnedPositionalEmbedding(config.d_model, config.context_length)
+        self.embedding_dropout = FastDropout(config.dropout)
         self.blocks = nn.ModuleList(GPTBlock(config) for _ in range(config.n_layers))
         self.final_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.lm_head = None if config.tie_weights else nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -354,7 +356,7 @@ class GPT(nn.Module):
             appendable = cache.append_storage(T, c.n_layers, (B, c.n_heads, c.d_model // c.n_heads),
                                               self.token_embedding.weight)
         storage, filled = appendable if appendable is not None else (None, None)
-        x = self.position_embedding(self.token_embedding(ids), offset)  # (B, T, C)
+        x = self.embedding_dropout(self.position_embedding(self.token_embedding(ids), offset))  # (B, T, C)
         new_cache, maps = [], []
         for i, block in enumerate(self.blocks):
             past = cache.layers[i] if cache is not None and cache.layers else None
