@@ -28,7 +28,8 @@ from .bert_finetune import (
     fine_tune,
     predict,
 )
-from .bert_tasks import fill_mask
+from .bert_tasks import collate, fill_mask
+from .training import evaluating
 
 __all__ = [
     "fresh_bert",
@@ -37,6 +38,9 @@ __all__ = [
     "learning_curve",
     "acceptability_validation_split",
     "learning_rate_sweep",
+    "pseudo_log_likelihoods",
+    "plausibility_features",
+    "feature_curve",
     "masking_shares",
     "attention_mask_family",
     "explore_masking",
@@ -94,27 +98,35 @@ def learning_curve(pretrained: PretrainedBert, train: TaskData, test: TaskData, 
                    seeds: Sequence[int] = (0, 1, 2), steps: int = 40, batch_size: int = 16,
                    learning_rate: float = 1e-4, scratch_learning_rate: float | None = None,
                    pooling: str = "cls", n_classes: int = 2, progress: bool = False,
-                   device: torch.device | str | None = None) -> list[CurvePoint]:
+                   device: torch.device | str | None = None,
+                   starts: Sequence[str] = ("pretrained", "scratch")) -> list[CurvePoint]:
     """Fine-tune pre-trained and from-scratch sequence classifiers on ``n`` labelled examples for each
     budget and seed; returns test accuracies. Every run makes about ``steps`` optimiser steps (the number
     of epochs is ``ceil(steps · batch_size / n)``), so small budgets are not simply under-trained.
     For each seed, the ``n`` examples are the first ``n`` of one random order, so budgets are nested.
     ``scratch_learning_rate`` (default: ``learning_rate``) lets each start use the rate that suits it —
     a pre-trained encoder is usually fine-tuned with a smaller one; choose both on validation data.
-    ``device``: where the models train and predict."""
+    ``device``: where the models train and predict. ``starts``: which of "pretrained" and "scratch" to
+    run (the other list of each point stays empty)."""
     from tqdm.auto import tqdm
 
     if max(budgets) > len(train):
         raise ValueError(f"a budget of {max(budgets)} examples exceeds the {len(train)} training examples")
+    unknown = set(starts) - {"pretrained", "scratch"}
+    if unknown or not starts:
+        raise ValueError(f"starts must name 'pretrained' and/or 'scratch', got {list(starts)}")
     points = []
-    bar = tqdm(total=len(budgets) * len(seeds) * 2, desc="learning curve", disable=not progress, leave=False)
+    bar = tqdm(total=len(budgets) * len(seeds) * len(set(starts)), desc="learning curve", disable=not progress,
+               leave=False)
     for n in budgets:
         point = CurvePoint(n, [], [])
         for seed in seeds:
-            order = np.random.default_rng(1000 + seed).permutation(len(train))[:n]
+            order = _budget_subset(len(train), n, seed)
             subset = train.subset(order.tolist())
             epochs = max(1, math.ceil(steps * batch_size / n))
             for from_checkpoint, scores in ((True, point.pretrained), (False, point.scratch)):
+                if ("pretrained" if from_checkpoint else "scratch") not in starts:
+                    continue
                 model = SequenceClassifier(fresh_bert(pretrained, from_checkpoint=from_checkpoint, seed=seed), n_classes,
                                            pooling=pooling)
                 lr = learning_rate if from_checkpoint or scratch_learning_rate is None else scratch_learning_rate
@@ -145,6 +157,88 @@ def learning_rate_sweep(pretrained: PretrainedBert, train: TaskData, validation:
     use the same rate within a row): ``{rate: CurvePoint}``. Pick each start's best rate from it."""
     return {rate: learning_curve(pretrained, train, validation, [n_examples], seeds=seeds, learning_rate=rate,
                                  **curve_options)[0] for rate in rates}
+
+
+def _budget_subset(n_total: int, n: int, seed: int) -> np.ndarray:
+    """The ``n`` training indices of ``seed``: the first ``n`` of one random order (nested budgets)."""
+    return np.random.default_rng(1000 + seed).permutation(n_total)[:n]
+
+
+@torch.no_grad()
+def pseudo_log_likelihoods(pretrained: PretrainedBert, data: TaskData, *, batch_size: int = 256,
+                           device: torch.device | str | None = None) -> list[np.ndarray]:
+    """For each packed input of ``data``: the log-probability the masked LM gives each real piece when
+    that piece alone is replaced by ``[MASK]`` (Salazar et al., 2020, "Masked Language Model Scoring").
+
+    One masked copy per piece ([CLS], [SEP] and padding are never masked), run in batches of
+    ``batch_size`` copies; returns one float array per input, in input order. A sentence whose words fit
+    their context gets high values; a swapped or replaced word should get a low one — if the model
+    learned to use context."""
+    tok = pretrained.tokenizer
+    model = pretrained.model
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    specials = {tok[s] for s in tok.specials}
+    copies: list[tuple[int, int]] = [(row, t) for row, (ids, _) in enumerate(data.inputs)
+                                     for t, i in enumerate(ids) if i not in specials]
+    if not copies:
+        raise ValueError("no maskable piece in the inputs (only special tokens)")
+    scores = [np.zeros(sum(i not in specials for i in ids), dtype=np.float64) for ids, _ in data.inputs]
+    filled = [0] * len(data.inputs)
+    with evaluating(model):
+        for start in range(0, len(copies), batch_size):
+            chunk = copies[start:start + batch_size]
+            batch = collate([data.inputs[row] for row, _ in chunk], pad_id=tok.pad_id).to(device)
+            rows = torch.arange(len(chunk), device=device)
+            positions = torch.tensor([t for _, t in chunk], device=device)
+            targets = batch.ids[rows, positions].clone()
+            ids = batch.ids.clone()
+            ids[rows, positions] = tok.mask_id
+            where = torch.zeros_like(ids, dtype=torch.bool)
+            where[rows, positions] = True
+            logits = model(ids, batch.segments, batch.attention_mask, heads="mlm", mlm_positions=where).mlm_logits
+            log_probs = logits.float().log_softmax(-1)[rows, targets].cpu().numpy()  # (N,) rows in order
+            for (row, _), value in zip(chunk, log_probs):
+                scores[row][filled[row]] = value
+                filled[row] += 1
+    return scores
+
+
+def plausibility_features(log_likelihoods: Sequence[np.ndarray]) -> np.ndarray:
+    """(N, 3) sentence features from :func:`pseudo_log_likelihoods`: the lowest piece log-probability
+    (the least plausible piece), the mean, and the sum."""
+    if not log_likelihoods or any(len(x) == 0 for x in log_likelihoods):
+        raise ValueError("every sentence needs at least one scored piece")
+    return np.array([[x.min(), x.mean(), x.sum()] for x in log_likelihoods])
+
+
+def feature_curve(train_features: np.ndarray, train_labels: Sequence[int], test_features: np.ndarray,
+                  test_labels: Sequence[int], budgets: Sequence[int], *, seeds: Sequence[int] = (0, 1, 2)
+                  ) -> list[list[float]]:
+    """Test accuracy of a logistic regression (standardised features) trained on the ``n`` examples of
+    each budget and seed — the same nested subsets :func:`learning_curve` uses — one list per budget."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
+    if len(train_features) != len(train_labels) or len(test_features) != len(test_labels):
+        raise ValueError("need one feature row per label")
+    if max(budgets) > len(train_labels):
+        raise ValueError(f"a budget of {max(budgets)} examples exceeds the {len(train_labels)} training examples")
+    if not np.isfinite(train_features).all() or not np.isfinite(test_features).all():
+        raise ValueError("features contain NaN or infinite values")
+    curve = []
+    for n in budgets:
+        accuracies = []
+        for seed in seeds:
+            subset = _budget_subset(len(train_labels), n, seed)
+            if len(set(train_labels[subset].tolist())) < 2:
+                raise ValueError(f"the {n} examples of seed {seed} hold one class only")
+            classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+            classifier.fit(train_features[subset], train_labels[subset])
+            accuracies.append(float(classifier.score(test_features, test_labels)))
+        curve.append(accuracies)
+    return curve
 
 
 def masking_shares(ids: Tensor, pretrained: PretrainedBert, mask_prob: float = 0.15, seed: int = 0) -> dict:

@@ -97,3 +97,53 @@ def test_validation_split_and_learning_rate_sweep(pretrained):
     assert all(len(point.pretrained) == len(point.scratch) == 2 and point.n_examples == 8 for point in sweep.values())
     with pytest.raises(ValueError, match="nothing to fit"):
         ex.acceptability_validation_split(pretrained, sentences, n_validation=40)
+
+
+def test_learning_curve_can_run_one_start_only(pretrained):
+    texts = [t for t in TEXTS for _ in range(4)]
+    data = encode_sentences(pretrained, texts, [i % 2 for i in range(len(texts))])
+    (point,) = ex.learning_curve(pretrained, data, data, [8], seeds=[0, 1], steps=2, batch_size=4, starts=["scratch"])
+    assert point.pretrained == [] and len(point.scratch) == 2
+    with pytest.raises(ValueError, match="starts"):
+        ex.learning_curve(pretrained, data, data, [8], starts=["both"])
+
+
+def test_pseudo_log_likelihoods_equal_masking_each_piece_by_hand(pretrained):
+    tok, model = pretrained.tokenizer, pretrained.model.eval()
+    data = encode_sentences(pretrained, ["the cat sat", "birds fly over the sea", "a dog"], [1, 0, 1])
+    scores = ex.pseudo_log_likelihoods(pretrained, data, batch_size=3)  # batches cut across sentences
+    specials = {tok[s] for s in tok.specials}
+    for (ids, segments), got in zip(data.inputs, scores):
+        expected = []
+        for t, piece in enumerate(ids):
+            if piece in specials:
+                continue
+            masked = torch.tensor([ids])
+            masked[0, t] = tok.mask_id
+            with torch.no_grad():
+                logits = model(masked, torch.tensor([segments]), torch.ones_like(masked, dtype=torch.bool),
+                               heads="mlm").mlm_logits
+            expected.append(float(logits[0, t].log_softmax(-1)[piece]))
+        assert got == pytest.approx(expected, abs=1e-5)
+    features = ex.plausibility_features(scores)
+    assert features.shape == (3, 3)
+    assert features[0].tolist() == pytest.approx([min(scores[0]), scores[0].mean(), scores[0].sum()])
+    with pytest.raises(ValueError, match="at least one"):
+        ex.plausibility_features([])
+
+
+def test_feature_curve_uses_nested_subsets_and_learns_a_separable_feature():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 100)
+    features = np.c_[labels * 2.0 + rng.normal(0, 0.5, 200), rng.normal(size=200)]
+    curve = ex.feature_curve(features[:150], labels[:150], features[150:], labels[150:], [16, 64], seeds=[0, 1, 2])
+    assert len(curve) == 2 and all(len(c) == 3 for c in curve)
+    assert min(curve[1]) > 0.9  # the first feature separates the classes
+    noise = rng.normal(size=(200, 2))
+    assert np.mean(ex.feature_curve(noise[:150], labels[:150], noise[150:], labels[150:], [64], seeds=[0, 1, 2])) < 0.7
+    with pytest.raises(ValueError, match="exceeds"):
+        ex.feature_curve(features[:10], labels[:10], features, labels, [64])
+    with pytest.raises(ValueError, match="NaN"):
+        ex.feature_curve(np.full((20, 2), np.nan), labels[:20], features, labels, [10])
