@@ -61,12 +61,14 @@ def toggle(value: bool = False, description: str = ""):
     return w.Checkbox(value=value, description=description, style={"description_width": "initial"})
 
 
-def interactive_panel(function: Callable[..., object], *, button: str | None = None, **controls):
+def interactive_panel(function: Callable[..., object], *, button: str | None = None, run_now: bool = True,
+                      **controls):
     """Show ``controls`` above the output of ``function(**values)``; return the panel widget.
 
     ``function`` is called at once with the defaults, then on every change (or on each click of the
     button labelled ``button``). It may print, draw matplotlib figures or return a value to display.
-    Exceptions are shown in the output area instead of breaking the panel.
+    Exceptions are shown in the output area instead of breaking the panel. ``run_now=False`` (only with
+    a button) skips the first call — for slow functions the notebook has already run with the defaults.
     """
     import ipywidgets as w
     import matplotlib.pyplot as plt
@@ -76,6 +78,8 @@ def interactive_panel(function: Callable[..., object], *, button: str | None = N
         raise TypeError("interactive_panel needs a callable as its first argument")
     if not controls:
         raise ValueError("interactive_panel needs at least one control (keyword=widget)")
+    if not run_now and button is None:
+        raise ValueError("run_now=False needs a button: without one the panel would never run")
     for name, control in controls.items():
         if not isinstance(control, w.ValueWidget):
             raise TypeError(f"control {name!r} must be an ipywidgets value widget, got {type(control).__name__}")
@@ -101,5 +105,9 @@ def interactive_panel(function: Callable[..., object], *, button: str | None = N
     else:
         for control in controls.values():
             control.observe(run, names="value")
-    run()
+    if run_now:
+        run()
+    else:
+        with output:
+            print(f"Set the controls and press '{button}'.")
     return w.VBox([w.HBox(children, layout=w.Layout(flex_flow="row wrap")), output])

@@ -46,6 +46,18 @@ def test_interactive_panel_with_button_waits_for_clicks():
     assert calls == [2, 3]
 
 
+def test_interactive_panel_can_wait_for_the_first_click():
+    calls = []
+    slider = int_slider(2, 1, 5)
+    panel = interactive_panel(lambda steps: calls.append(steps), button="Train", run_now=False, steps=slider)
+    assert calls == []
+    slider.value = 4
+    panel.children[0].children[-1].click()
+    assert calls == [4]
+    with pytest.raises(ValueError, match="needs a button"):
+        interactive_panel(lambda steps: None, run_now=False, steps=int_slider(2, 1, 5))
+
+
 def test_interactive_panel_shows_errors_instead_of_raising():
     def broken(word):
         raise KeyError(f"{word!r} is not in the vocabulary")
