@@ -7,6 +7,12 @@ Usage (the shipped checkpoints; see data/checkpoints/README.md for their measure
     python scripts/pretrain_gpt.py --steps 1500 --bf16 --model fixed_window --output data/checkpoints/gpt_ladder_window.safetensors
     python scripts/pretrain_gpt.py --steps 1500 --bf16 --model lstm --output data/checkpoints/gpt_ladder_lstm.safetensors
     torchrun --standalone --nproc_per_node 2 scripts/pretrain_gpt.py --threads 1 --output /tmp/gpt.safetensors
+    python scripts/pretrain_gpt.py --steps 750 --bf16 --validation-articles 10 --d-model 192 --n-layers 5
+
+Model selection without the held-out articles: ``--validation-articles K`` sets the last K training articles
+aside as a validation set, learns the BPE and trains on the other training articles only, and scores the
+validation windows (``validation_perplexity`` with its unigram and bigram baselines) instead of the
+held-out articles, which it does not read. It writes a checkpoint only where ``--output`` is given.
 
 Learns BPE merges on the training articles of ``data.wiki_split()`` (deterministic), encodes the articles
 (separated by ``<|endoftext|>``), trains the chosen model for a fixed number of steps on random windows
@@ -69,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="torch CPU threads (1 avoids over-subscribing cores shared with other work)")
     parser.add_argument("--max-train-articles", type=int, default=None, help="fewer articles (quick tests)")
     parser.add_argument("--max-heldout-articles", type=int, default=None, help="fewer held-out articles")
+    parser.add_argument("--validation-articles", type=int, default=0,
+                        help="model selection: hold out the last K training articles, train on the rest and "
+                             "score those instead of the held-out articles (0: off, the shipped runs)")
     parser.add_argument("--device", default=None,
                         help="cpu, cuda, cuda:1 or mps (default: $COURSE_DEVICE, else cuda → mps → cpu)")
     parser.add_argument("--bf16", action="store_true",
@@ -76,11 +85,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--losses-out", type=Path, default=None,
                         help="write every step's training loss as a JSON list here (rank 0)")
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.validation_articles < 0:
+        parser.error(f"--validation-articles must be >= 0, got {args.validation_articles}")
+    return args
 
 
-def corpus(vocab_size: int, max_train: int | None = None, max_heldout: int | None = None):
-    """(tokenizer, training stream, held-out stream) as numpy id arrays, articles separated by <|endoftext|>."""
+def corpus(vocab_size: int, max_train: int | None = None, max_heldout: int | None = None, validation: int = 0):
+    """(tokenizer, training stream, evaluation stream) as numpy id arrays, articles separated by <|endoftext|>.
+
+    The evaluation stream is the held-out articles, or with ``validation`` = K > 0 the last K training
+    articles (then the BPE and the training stream use only the training articles before them, and the
+    held-out articles are not read).
+    """
     import numpy as np
 
     from course_utils.data import wiki_split
@@ -88,6 +105,10 @@ def corpus(vocab_size: int, max_train: int | None = None, max_heldout: int | Non
 
     train, heldout = wiki_split()
     train, heldout = train[:max_train], heldout[:max_heldout]
+    if validation:
+        if validation >= len(train):
+            raise ValueError(f"--validation-articles {validation} leaves no training article (of {len(train)})")
+        train, heldout = train[:-validation], train[-validation:]
     texts = [" ".join(article.tokens) for article in train]
     tokenizer = train_bpe(texts, vocab_size)
 
@@ -102,7 +123,7 @@ def corpus(vocab_size: int, max_train: int | None = None, max_heldout: int | Non
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.output is None:
+    if args.output is None and not args.validation_articles:  # a validation run writes only where told
         from course_utils.gpt import checkpoint_path
 
         name = {"fixed_window": "fixed_window", "lstm": "lstm"}.get(args.model, "gpt" if args.tie_weights else "gpt_untied")
@@ -122,11 +143,13 @@ def main(argv: list[str] | None = None) -> dict:
     device, distributed = process.device, process.distributed
     say = process.say
     seed_everything(args.seed)
-    tokenizer, train_ids, heldout_ids = corpus(args.vocab_size, args.max_train_articles, args.max_heldout_articles)
+    tokenizer, train_ids, heldout_ids = corpus(args.vocab_size, args.max_train_articles, args.max_heldout_articles,
+                                               args.validation_articles)
     config = GPTConfig(**{f.name: getattr(args, f.name) for f in fields(GPTConfig)})
     config.vocab_size = len(tokenizer)
     heldout = ngram.windows(heldout_ids, config.context_length)
-    say(f"tokenizer: {tokenizer}; {len(train_ids):,} training tokens, {heldout.numel():,} held-out tokens in "
+    scored = "validation" if args.validation_articles else "heldout"  # the metrics' prefix
+    say(f"tokenizer: {tokenizer}; {len(train_ids):,} training tokens, {heldout.numel():,} {scored} tokens in "
           f"{heldout.shape[0]} windows; {time.perf_counter() - started:.0f} s", flush=True)
     if args.model == "gpt":
         model = GPT(config)
@@ -172,10 +195,10 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     model.cpu()
     metrics = {
-        "heldout_perplexity": round(ngram.perplexity(model, heldout), 2),
-        "heldout_perplexity_unigram": round(ngram.UnigramLM(config.vocab_size).fit(train_ids).perplexity(heldout), 2),
-        "heldout_perplexity_bigram": round(ngram.BigramLM(config.vocab_size).fit(train_ids).perplexity(heldout), 2),
-        "heldout_tokens": int(heldout.numel()),
+        f"{scored}_perplexity": round(ngram.perplexity(model, heldout), 2),
+        f"{scored}_perplexity_unigram": round(ngram.UnigramLM(config.vocab_size).fit(train_ids).perplexity(heldout), 2),
+        f"{scored}_perplexity_bigram": round(ngram.BigramLM(config.vocab_size).fit(train_ids).perplexity(heldout), 2),
+        f"{scored}_tokens": int(heldout.numel()),
         "train_tokens": int(len(train_ids)),
         "parameters": parameters,
         "steps": history.steps,
@@ -191,15 +214,18 @@ def main(argv: list[str] | None = None) -> dict:
         "load_average_start": load_at_start,  # 1, 5 and 15 minutes (os.getloadavg), other jobs included
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
     }
+    if args.validation_articles:
+        metrics["validation_articles"] = args.validation_articles
     command = "python scripts/pretrain_gpt.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     metadata = {"tokenizer": tokenizer.to_dict(), "metrics": metrics, "command": command.strip(),
                 "losses_every_10": [round(v, 4) for v in history.losses[::10]],
                 "torch": torch.__version__.split("+")[0]}
-    if args.model == "gpt":
-        path = save_gpt(model, args.output, metadata=metadata)
-    else:
-        path = ngram.save_neural_lm(model, args.output, options=options, metadata=metadata)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if args.output is not None:
+        if args.model == "gpt":
+            path = save_gpt(model, args.output, metadata=metadata)
+        else:
+            path = ngram.save_neural_lm(model, args.output, options=options, metadata=metadata)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     text = json.dumps(metrics)
     print(text)
     return metrics

@@ -44,6 +44,31 @@ def test_pretrain_gpt_script(tmp_path, model):
     assert len(ByteLevelBPE.from_dict(metadata["tokenizer"])) == 300
 
 
+def test_pretrain_gpt_validation_articles_train_without_them_and_score_them(tmp_path):
+    """--validation-articles K: the last K training articles are scored instead of the held-out ones.
+
+    With 3 training articles and K = 1 the run trains on the first 2 (same BPE, same stream, same seed), so
+    its training losses equal those of the plain run on 2 articles; it writes no checkpoint unless told.
+    """
+    plain = _run("pretrain_gpt.py", "--output", str(tmp_path / "plain.safetensors"), *TINY)
+    tiny_3 = [a if a != "2" or TINY[i - 1] != "--max-train-articles" else "3" for i, a in enumerate(TINY)]
+    environment = {**os.environ, "COURSE_CHECKPOINT_DIR": str(tmp_path / "shipped")}
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "pretrain_gpt.py"), *tiny_3,
+                             "--validation-articles", "1"], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                            env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    validation = json.loads(result.stdout.strip().splitlines()[-1])
+    assert validation["validation_articles"] == 1 and not any(key.startswith("heldout") for key in validation)
+    assert validation["train_tokens"] == plain["train_tokens"]
+    assert validation["mean_loss_last_50"] == plain["mean_loss_last_50"]
+    assert validation["validation_tokens"] != plain["heldout_tokens"]  # another article is scored
+    assert validation["validation_perplexity_bigram"] < validation["validation_perplexity_unigram"]
+    assert not (tmp_path / "shipped").exists() and "wrote" not in result.stdout
+    refused = subprocess.run([sys.executable, str(ROOT / "scripts" / "pretrain_gpt.py"), *TINY,
+                              "--validation-articles", "2"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert refused.returncode != 0 and "leaves no training article" in refused.stderr
+
+
 def test_pretrain_icl_script(tmp_path):
     output = tmp_path / "icl.safetensors"
     metrics = _run("pretrain_icl.py", "--output", str(output), "--layers", "1", "--d-model", "16", "--n-heads", "2",
