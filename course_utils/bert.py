@@ -69,12 +69,15 @@ class BertConfig:
     d_model: int = 128  # hidden width C [768]
     n_heads: int = 4  # attention heads H [12]
     d_ff: int = 512  # feed-forward width [3072]
-    n_layers: int = 4  # encoder blocks L [12]
+    n_layers: int = 1  # encoder blocks L [12]
     max_len: int = 64  # positions the position table covers [512]
     type_vocab_size: int = 2  # segments: A and B
-    dropout: float = 0.1  # embeddings, attention weights, sub-layer outputs [0.1]
+    dropout: float = 0.0  # embeddings, attention weights, sub-layer outputs [0.1]; 0: short run, see the README
     layer_norm_eps: float = 1e-12  # as BERT
     pad_id: int = 0  # [PAD]: padding is never attended to
+    initializer_range: float = 0.05  # std of the normal initial weights (Hugging Face's name) [0.02]
+    position_init: str = "sinusoidal"  # "normal", or "sinusoidal": the position table starts as sin/cos waves
+    position_init_scale: float = 3.0  # sinusoidal start: its std is this times initializer_range
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len", "type_vocab_size"):
@@ -85,6 +88,11 @@ class BertConfig:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.initializer_range > 0 or not self.position_init_scale > 0:
+            raise ValueError(f"initializer_range and position_init_scale must be positive, got "
+                             f"{self.initializer_range} and {self.position_init_scale}")
+        if self.position_init not in ("normal", "sinusoidal"):
+            raise ValueError(f"position_init must be 'normal' or 'sinusoidal', got {self.position_init!r}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"pad_id={self.pad_id} must be a token id below vocab_size={self.vocab_size}")
 
@@ -188,11 +196,15 @@ class Bert(nn.Module):
         self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.nsp = nn.Linear(config.d_model, 2)
         self.apply(self._init_weights)
+        if config.position_init == "sinusoidal":
+            self._init_sinusoidal_positions()
 
     def _init_weights(self, module: nn.Module) -> None:
-        """BERT's initialisation: N(0, 0.02) weights, zero biases, LayerNorm as the identity."""
+        """BERT's initialisation: N(0, initializer_range²) weights (0.02 in BERT), zero biases, LayerNorm as
+        the identity."""
+        std = self.config.initializer_range
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
+            nn.init.normal_(module.weight, std=std)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
             if isinstance(module, nn.Embedding) and module.padding_idx is not None:
@@ -202,9 +214,23 @@ class Bert(nn.Module):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
         elif hasattr(module, "in_proj_weight"):  # MultiHeadAttention keeps Q, K, V in one matrix
-            nn.init.normal_(module.in_proj_weight, std=0.02)
+            nn.init.normal_(module.in_proj_weight, std=std)
             if module.in_proj_bias is not None:
                 nn.init.zeros_(module.in_proj_bias)
+
+    @torch.no_grad()
+    def _init_sinusoidal_positions(self) -> None:
+        """Start the (still learned) position table as the Transformer's sin/cos waves,
+        PE[t, 2i] = sin(t / 10000^(2i/C)), PE[t, 2i+1] = cos(...), rescaled to std
+        position_init_scale · initializer_range. Only the starting point changes: the table is trained
+        like any embedding, and the forward computation is BERT's."""
+        table = self.embeddings.position.weight  # (max_len, C)
+        T, C = table.shape
+        angle = torch.arange(T, dtype=torch.float32)[:, None] / 10000 ** (torch.arange(0, C, 2) / C)
+        waves = torch.zeros(T, C)
+        waves[:, 0::2] = torch.sin(angle)
+        waves[:, 1::2] = torch.cos(angle[:, : C // 2])
+        table.copy_(waves * (self.config.position_init_scale * self.config.initializer_range / waves.std()))
 
     def mlm_head(self, hidden: Tensor) -> Tensor:
         """(..., C) → (..., V): dense + GELU + LayerNorm, then the token embeddings transposed (tied)."""

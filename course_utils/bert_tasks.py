@@ -241,11 +241,12 @@ def collate(sequences: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id:
 class PretrainingConfig:
     """How the course's mini-BERT is pre-trained (the script's defaults)."""
 
-    steps: int = 1500  # optimiser steps
+    steps: int = 8000  # optimiser steps
     batch_size: int = 64  # sentence pairs per step
-    learning_rate: float = 1e-3  # AdamW peak
+    learning_rate: float = 3e-3  # AdamW peak
     warmup_steps: int = 100  # linear warm-up, then linear decay to zero
     weight_decay: float = 0.01
+    adam_beta2: float = 0.98  # AdamW's second-moment decay (BERT: 0.999; RoBERTa: 0.98)
     mask_prob: float = 0.15
     grad_clip: float = 1.0
     words_per_sentence: int = 14  # Wikipedia "sentences" (see the module docstring)
@@ -322,7 +323,8 @@ def pretrain(pretrained: PretrainedBert, documents: Sequence[Sequence[Sequence[i
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate,
+                                  betas=(0.9, config.adam_beta2))
     scheduler = linear_warmup_schedule(optimizer, min(config.warmup_steps, config.steps - 1), config.steps)
     return fit(model, batches, pretraining_loss, optimizer, max_steps=config.steps, scheduler=scheduler,
                grad_clip=config.grad_clip, progress=progress, desc="pre-training BERT", on_step=on_step,

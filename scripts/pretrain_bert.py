@@ -47,6 +47,9 @@ HELP = {
     "max_len": "longest packed pair", "dropout": "dropout", "steps": "optimiser steps",
     "batch_size": "sentence pairs per step", "learning_rate": "AdamW peak learning rate",
     "warmup_steps": "linear warm-up steps", "words_per_sentence": "words per Wikipedia 'sentence'",
+    "adam_beta2": "AdamW beta2", "initializer_range": "std of the initial weights",
+    "position_init": "position table start: normal or sinusoidal",
+    "position_init_scale": "std of a sinusoidal start, in units of initializer_range",
 }
 SKIP = {"type_vocab_size", "layer_norm_eps", "pad_id"}
 
@@ -71,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="continue pre-training this checkpoint (its vocabulary and sizes replace the size options)")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: course_utils.training's choice)")
     parser.add_argument("--losses-out", type=Path, default=None, help="also write the training losses as JSON here")
+    parser.add_argument("--validation-articles", type=int, default=0,
+                        help="hold the last N training articles out of training and measure the curve on them "
+                             "(for choosing a recipe without looking at the held-out articles)")
+    parser.add_argument("--eval-every", type=int, default=500,
+                        help="measure masked-LM accuracy and loss every N steps (the curve in the metadata; 0: never)")
     return parser.parse_args(argv)
 
 
@@ -94,6 +102,43 @@ def _compare_with_tokenizers(texts: list[str], heldout_texts: list[str], tokeniz
             "tokenizers_vocab_overlap": round(overlap, 4), "heldout_word_types": len(words)}
 
 
+def masked_only_metrics(model, heldout, counts: Counter, mask_id: int, batch_size: int = 256) -> dict:
+    """Masked-LM accuracy and loss on the held-out positions whose input is ``[MASK]`` (80 % of the chosen
+    ones), with the most-frequent-token and unigram baselines on the same positions. At the other chosen
+    positions the original or a random token is visible, so copying the input scores there without any
+    context; these numbers show whether the model reads the context."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    inputs, labels, _ = heldout
+    correct = total = 0
+    nll = 0.0
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(labels), batch_size):
+            rows = slice(start, start + batch_size)
+            ids, target = inputs.ids[rows].to(device), labels[rows].to(device)
+            chosen = (ids == mask_id) & (target != -100)
+            out = model(ids, inputs.segments[rows].to(device), inputs.attention_mask[rows].to(device), heads="mlm",
+                        mlm_positions=chosen)
+            gold = target[chosen]
+            correct += int((out.mlm_logits.argmax(-1) == gold).sum())
+            nll += float(F.cross_entropy(out.mlm_logits.float(), gold, reduction="sum"))
+            total += int(chosen.sum())
+    gold_all = labels[(inputs.ids == mask_id) & (labels != -100)].numpy()
+    V = model.config.vocab_size
+    frequency = np.zeros(V)
+    for token, count in counts.items():
+        frequency[token] = count
+    probabilities = (frequency + 1) / (frequency.sum() + V)
+    return {"mask_only_positions": total, "mask_only_mlm_accuracy": round(correct / total, 4),
+            "mask_only_mlm_loss": round(nll / total, 4),
+            "mask_only_most_frequent_accuracy": round(float(np.mean(gold_all == int(frequency.argmax()))), 4),
+            "mask_only_unigram_loss": round(float(-np.mean(np.log(probabilities[gold_all]))), 4)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import torch
@@ -114,6 +159,15 @@ def main(argv: list[str] | None = None) -> dict:
     seed_everything(args.seed)
     train_articles, heldout_articles = wiki_split(0.1, seed=0)
     train_articles = train_articles[: args.max_train_articles]
+    validation_articles = []
+    if args.validation_articles:
+        if not 0 < args.validation_articles < len(train_articles):
+            raise SystemExit(f"--validation-articles {args.validation_articles} must leave training articles "
+                             f"(there are {len(train_articles)})")
+        if args.validation_articles < 2:
+            raise SystemExit("--validation-articles needs at least 2 articles (NotNext pairs come from another article)")
+        train_articles, validation_articles = (train_articles[: -args.validation_articles],
+                                               train_articles[-args.validation_articles:])
     lee = [] if args.no_lee else lee_documents()
     texts = [" ".join(a.tokens) for a in train_articles] + lee
     previous = None
@@ -144,7 +198,25 @@ def main(argv: list[str] | None = None) -> dict:
           f"{len(heldout_articles)} articles ({sum(len(d) for d in heldout_docs):,} sentences); vocabulary "
           f"{len(tokenizer)}; {parameters:,} parameters", flush=True)
 
+    # The curve: masked-LM accuracy/loss every --eval-every steps on the validation slice of the training
+    # articles (--validation-articles) or else on 1,000 held-out pairs; measured by the first process only.
+    curve_docs = (bert_tasks.encode_documents([bert_tasks.chunk_sentences(a.tokens, args.words_per_sentence)
+                                               for a in validation_articles], tokenizer)
+                  if validation_articles else heldout_docs)
+    curve_set = bert_tasks.masked_heldout_set(curve_docs, tokenizer, max_len=config.max_len,
+                                              n_pairs=None if validation_articles else 1000, seed=2)
+    curve: list[dict] = []
+    is_main = distributed is None or distributed.is_main
+
     def report(step: int, loss: float) -> None:
+        if args.eval_every and is_main and (step % args.eval_every == 0 or step == training.steps):
+            result = bert_tasks.evaluate_pretraining(model, curve_set, counts)
+            model.train()
+            curve.append({"step": step, "mlm_accuracy": round(result.mlm_accuracy, 4),
+                          "mlm_loss": round(result.mlm_loss, 4), "nsp_accuracy": round(result.nsp_accuracy, 4)})
+            say(f"  {'validation' if validation_articles else 'held-out'} masked-LM accuracy "
+                f"{result.mlm_accuracy:.2%}, loss {result.mlm_loss:.3f} (unigram {result.unigram_loss:.3f}); "
+                f"NSP {result.nsp_accuracy:.1%}", flush=True)
         if step % 100 == 0 or step == training.steps:
             say(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
@@ -161,6 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
     k = min(20, len(losses))
     metrics = {
         **both.as_dict(),
+        **masked_only_metrics(model, heldout, counts, tokenizer.mask_id),
         "mlm_accuracy_left_context_only": round(left.mlm_accuracy, 4),
         "steps": history.steps, "first_loss": round(losses[0], 4),
         "mean_loss_first_20": round(sum(losses[:k]) / k, 4), "mean_loss_last_20": round(sum(losses[-k:]) / k, 4),
@@ -175,7 +248,9 @@ def main(argv: list[str] | None = None) -> dict:
     corpus = {"train": f"wiki_split(0.1, seed=0) training articles ({len(train_articles)})"
                        + ("" if args.no_lee else " + Lee background stories (300)"),
               "heldout": f"wiki_split(0.1, seed=0) held-out articles ({len(heldout_articles)})",
-              "words_per_sentence": args.words_per_sentence}
+              "words_per_sentence": args.words_per_sentence,
+              **({"validation": f"the last {len(validation_articles)} training articles, left out of training"}
+                 if validation_articles else {})}
     path = save_bert(pretrained, args.output, metrics=metrics, half=not args.full_precision,
                      extra={"command": command.strip(), "corpus": corpus, "training": training.__dict__,
                             "nsp_not_next_draw": "sentence",  # see bert_tasks.make_nsp_pairs
@@ -183,7 +258,9 @@ def main(argv: list[str] | None = None) -> dict:
                                                    "metrics": previous.metadata.get("metrics")}}
                                if previous is not None else {}),
                             "torch": torch.__version__.split("+")[0],
-                            "losses_every_10": [round(v, 4) for v in losses[::10]]})
+                            "losses_every_10": [round(v, 4) for v in losses[::10]],
+                            "curve": {"on": "validation slice" if validation_articles else "1,000 held-out pairs",
+                                      "points": curve}})
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     print(json.dumps(metrics))
     return metrics

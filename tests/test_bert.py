@@ -119,7 +119,14 @@ def test_tied_decoder_and_initialisation():
     ids, segments, _ = _batch()
     model(ids, segments).mlm_logits.sum().backward()
     assert model.embeddings.token.weight.grad is not None
-    assert abs(float(model.pooler.weight.detach().std()) - 0.02) < 0.005
+    assert abs(float(model.pooler.weight.detach().std()) - model.config.initializer_range) < 0.01
+    small = Bert(_config(initializer_range=0.02, position_init="normal"))
+    assert abs(float(small.pooler.weight.detach().std()) - 0.02) < 0.005  # BERT's own start
+    waves = Bert(_config(initializer_range=0.05, position_init="sinusoidal", position_init_scale=3.0))
+    table = waves.embeddings.position.weight.detach()  # sin/cos waves rescaled to std 3 x 0.05
+    assert abs(float(table.std()) - 0.15) < 1e-4
+    assert torch.equal(table[0, 0::2], torch.zeros(8)) and bool((table[0, 1::2] == table[0, 1]).all())
+    assert float(table[0, 1]) > 0 and not torch.allclose(table[1], table[0])
     assert torch.equal(model.embeddings.token.weight[0], torch.zeros(16))  # [PAD] row starts at zero
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,12 +30,26 @@ def test_a_short_run_learns_and_writes_a_loadable_checkpoint(tmp_path):
     metrics = pretrain_bert.main([
         "--steps", "30", "--vocab-size", "300", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
         "--n-layers", "1", "--batch-size", "32", "--learning-rate", "3e-3", "--warmup-steps", "3",
-        "--max-train-articles", "3", "--max-heldout-pairs", "64", "--no-lee", "--no-progress", "--output", str(out)])
+        "--max-train-articles", "5", "--validation-articles", "2", "--eval-every", "10", "--max-heldout-pairs", "64",
+        "--no-lee", "--no-progress", "--output", str(out)])
     assert metrics["mean_loss_last_20"] < metrics["mean_loss_first_20"] - 0.1
+    assert 0 < metrics["mask_only_positions"] < metrics["masked_positions"]  # ~80 % of the chosen positions
+    assert 0 <= metrics["mask_only_mlm_accuracy"] <= 1 and metrics["mask_only_unigram_loss"] > 0
     loaded = bert.load_bert(out)
     assert loaded.config.d_model == 32 and len(loaded.tokenizer) == 300
     assert loaded.metadata["metrics"]["steps"] == 30 and "--steps 30" in loaded.metadata["command"]
     assert loaded.metadata["corpus"]["heldout"].startswith("wiki_split")
+    assert loaded.metadata["corpus"]["train"].startswith("wiki_split(0.1, seed=0) training articles (3)")
+    curve = loaded.metadata["curve"]
+    assert curve["on"] == "validation slice" and [p["step"] for p in curve["points"]] == [10, 20, 30]
+    assert all(0 <= p["mlm_accuracy"] <= 1 and p["mlm_loss"] > 0 for p in curve["points"])
+
+
+def test_the_validation_slice_must_leave_training_articles():
+    with pytest.raises(SystemExit, match="must leave training articles"):
+        pretrain_bert.main(["--max-train-articles", "3", "--validation-articles", "3", "--no-progress", "--steps", "1"])
+    with pytest.raises(SystemExit, match="at least 2"):
+        pretrain_bert.main(["--max-train-articles", "3", "--validation-articles", "1", "--no-progress", "--steps", "1"])
 
 
 TINY_BERT = ["--steps", "4", "--vocab-size", "200", "--d-model", "16", "--n-heads", "2", "--d-ff", "32",
