@@ -97,7 +97,11 @@ def checkpoint_path(name: str) -> Path:
 
 @dataclass
 class GPTConfig:
-    """Sizes of a GPT (defaults: the course's Wikipedia model; GPT-2 small's in brackets)."""
+    """Sizes of a GPT (defaults: a small Wikipedia model; GPT-2 small's in brackets).
+
+    The shipped ``gpt_wiki`` checkpoint was trained with d_model 176, n_layers 6, d_ff 704 and dropout 0,
+    chosen on validation articles (its metadata and data/checkpoints/README.md record the command).
+    """
 
     vocab_size: int = 2048  # tokens V, the byte-level BPE vocabulary [50257]
     context_length: int = 128  # longest sequence the learned position table covers [1024]
