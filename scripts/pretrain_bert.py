@@ -1,14 +1,16 @@
 """Pre-train the course's mini-BERT (masked LM + next-sentence prediction) and ship it as safetensors.
 
-Usage (the shipped checkpoint; data/checkpoints/README.md records its time and metrics)::
+Usage (the shipped checkpoint, one fresh run with the defaults; data/checkpoints/README.md records its
+time and metrics)::
 
-    flock /tmp/course-train.lock python scripts/pretrain_bert.py
+    torchrun --standalone --nproc_per_node 2 scripts/pretrain_bert.py --threads 1 --no-progress
 
 Corpus: the training articles of ``data.wiki_split(0.1, seed=0)`` (as runs of ``--words-per-sentence``
 words, since gensim's WikiCorpus drops punctuation) plus the Lee background news stories (split at
 sentence ends). A WordPiece vocabulary is trained on the same text first. Held out: the other Wikipedia
 articles, on which the script measures masked-LM accuracy and loss (against the most-frequent-token and
-unigram baselines, on the same masked positions), NSP accuracy (against always-IsNext) and the MLM
+unigram baselines, on the same masked positions, and again on the ``[MASK]``-replaced positions alone,
+where copying the visible token cannot score), NSP accuracy (against always-IsNext) and the MLM
 accuracy with left context only. Every default comes from :class:`course_utils.bert.BertConfig` and
 :class:`course_utils.bert_tasks.PretrainingConfig`. Seeded; it runs on the device
 ``course_utils.training.choose_device`` picks (a GPU when present, the same command). The last line

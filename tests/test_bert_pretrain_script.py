@@ -79,3 +79,28 @@ def test_two_torchrun_processes_follow_the_same_losses_as_one(tmp_path):
     torch.testing.assert_close(torch.tensor(parallel), torch.tensor(single), rtol=1e-5, atol=1e-5)
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["processes"] == 2 and metrics["steps"] == 4
+
+
+def test_mask_only_metrics_give_the_baselines_for_a_model_that_predicts_the_unigram():
+    """Decoder weights at zero and the output bias at the add-one unigram log-probabilities: the model ignores
+    its input, so on the [MASK] positions it must score exactly the most-frequent and unigram baselines."""
+    from collections import Counter
+
+    from course_utils.bert_tasks import BertBatch
+
+    config = bert.BertConfig(vocab_size=12, d_model=8, n_heads=2, d_ff=16, n_layers=1, max_len=10)
+    model = bert.Bert(config)
+    counts = Counter({5: 30, 6: 10, 7: 5, 8: 1})
+    frequency = torch.zeros(12)
+    for token, count in counts.items():
+        frequency[token] = count
+    with torch.no_grad():
+        model.embeddings.token.weight.zero_()
+        model.mlm_bias.copy_(((frequency + 1) / (frequency.sum() + 12)).log())
+    ids = torch.tensor([[4, 4, 9, 4], [10, 4, 4, 11]])  # 4 = [MASK]
+    labels = torch.tensor([[5, 6, -100, 8], [-100, 5, 7, 5]])  # the last one is visible (11), so not counted
+    heldout = (BertBatch(ids, torch.zeros_like(ids), torch.ones_like(ids, dtype=torch.bool)), labels, torch.zeros(2))
+    metrics = pretrain_bert.masked_only_metrics(model, heldout, counts, mask_id=4)
+    assert metrics["mask_only_positions"] == 5
+    assert metrics["mask_only_mlm_accuracy"] == metrics["mask_only_most_frequent_accuracy"] == 0.4
+    assert abs(metrics["mask_only_mlm_loss"] - metrics["mask_only_unigram_loss"]) < 1e-3
