@@ -117,25 +117,29 @@ def test_a_short_training_run_lowers_the_loss_and_records_history():
     assert icl.chance_accuracy("map") == 0.1
 
 
+class FakeAttention(torch.nn.Module):
+    """A one-layer stand-in for a GPT whose attention maps are built by ``weights_for(ids)`` (B, H, T, T)."""
+
+    def __init__(self, weights_for):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.weights_for = weights_for
+
+    def forward(self, ids, need_weights=False):
+        return type("Out", (), {"attention": [self.weights_for(ids)]})()
+
+
 def test_recall_score_reads_the_label_after_the_earlier_item():
-    class Fake(torch.nn.Module):
-        """One layer; head 0 attends from the last position to the label after the query's earlier copy."""
+    def weights_for(ids):  # head 0 attends from the last position to the label after the query's earlier copy
+        B, T = ids.shape
+        weights = torch.full((B, 2, T, T), 1.0 / T)
+        for b in range(B):
+            earlier = int((ids[b, :-2] == ids[b, -2]).nonzero()[0])
+            weights[b, 0, -1] = 0
+            weights[b, 0, -1, earlier + 2] = 1
+        return weights
 
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(1))
-
-        def forward(self, ids, need_weights=False):
-            B, T = ids.shape
-            weights = torch.full((B, 2, T, T), 1.0 / T)
-            for b in range(B):
-                query = ids[b, -2]
-                earlier = int((ids[b, :-2] == query).nonzero()[0])
-                weights[b, 0, -1] = 0
-                weights[b, 0, -1, earlier + 2] = 1
-            return type("Out", (), {"attention": [weights]})()
-
-    scores = icl.recall_scores(Fake(), n=5)
+    scores = icl.recall_scores(FakeAttention(weights_for), n=5)
     assert scores.shape == (1, 2)
     assert scores[0, 0] == pytest.approx(1.0)
     assert scores[0, 1] == pytest.approx(1 / 35)  # uniform over <bos> + 8 x "item => label ;" + "item =>"
@@ -324,24 +328,17 @@ def test_map_prompts_without_separator_round_trip():
 
 
 def test_recall_score_without_separator_reads_the_label_after_the_earlier_item():
-    class Fake(torch.nn.Module):
-        """Head 1 attends from the query item to the label right after that item's earlier occurrence."""
+    def weights_for(ids):  # head 1 attends from the query item to the label right after its earlier occurrence
+        B, T = ids.shape
+        assert T == 1 + 8 * 2 + 1  # <bos>, 8 "item label", the query item
+        weights = torch.zeros(B, 2, T, T)
+        weights[:, 0, -1, 0] = 1
+        for b in range(B):
+            earlier = int((ids[b, :-1] == ids[b, -1]).nonzero()[0])
+            weights[b, 1, -1, earlier + 1] = 1
+        return weights
 
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(1))
-
-        def forward(self, ids, need_weights=False):
-            B, T = ids.shape
-            assert T == 1 + 8 * 2 + 1  # <bos>, 8 "item label", the query item
-            weights = torch.zeros(B, 2, T, T)
-            weights[:, 0, -1, 0] = 1
-            for b in range(B):
-                earlier = int((ids[b, :-1] == ids[b, -1]).nonzero()[0])
-                weights[b, 1, -1, earlier + 1] = 1
-            return type("Out", (), {"attention": [weights]})()
-
-    scores = icl.recall_scores(Fake(), n=6, arrow=False, separator=False)
+    scores = icl.recall_scores(FakeAttention(weights_for), n=6, arrow=False, separator=False)
     assert scores[0, 1] == pytest.approx(1.0) and scores[0, 0] == 0
 
 
