@@ -471,7 +471,7 @@ class MultiHeadAttention(nn.Module):
 # --------------------------------------------------------------------------------------------------
 
 
-def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
+def sinusoidal_table(max_len: int, d_model: int, *, compute_dtype: torch.dtype = torch.float64) -> Tensor:
     """The (max_len, d_model) table PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...).
 
     Each pair of channels is a clock of wavelength 2π·10000^(2i/d): fast clocks tell neighbours apart,
@@ -480,14 +480,17 @@ def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
     The paper's d_model is even. An odd ``d_model`` is allowed and follows the same formula: its last
     column is the sine of one more clock, sin(pos / 10000^((d_model-1)/d_model)), without a cosine
     partner, so that one channel is not a rotation pair.
+
+    ``compute_dtype``: the precision of the computation (float64 by default; the result is returned in
+    PyTorch's default dtype). float32 rounds the angles differently, by up to about 1e-6.
     """
     for name, n in (("max_len", max_len), ("d_model", d_model)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    position = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # 2i for the even channels
+    position = torch.arange(max_len, dtype=compute_dtype)[:, None]  # (max_len, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=compute_dtype)  # 2i for the even channels
     angle = position / 10000.0 ** (two_i / d_model)  # (max_len, ceil(d/2))
-    table = torch.zeros(max_len, d_model, dtype=torch.float64)
+    table = torch.zeros(max_len, d_model, dtype=compute_dtype)
     table[:, 0::2] = torch.sin(angle)
     table[:, 1::2] = torch.cos(angle[:, : d_model // 2])  # an odd d_model has one sine more than cosines
     return table.to(torch.get_default_dtype())

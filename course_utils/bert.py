@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import causal_mask, combine_masks, padding_mask
+from .attention import causal_mask, combine_masks, padding_mask, sinusoidal_table
 from .tokenization import WORDPIECE_SPECIALS, WordPiece
 from .training import CheckpointError, load_checkpoint, save_checkpoint
 from .transformer import Encoder, TransformerConfig
@@ -225,11 +225,8 @@ class Bert(nn.Module):
         position_init_scale · initializer_range. Only the starting point changes: the table is trained
         like any embedding, and the forward computation is BERT's."""
         table = self.embeddings.position.weight  # (max_len, C)
-        T, C = table.shape
-        angle = torch.arange(T, dtype=torch.float32)[:, None] / 10000 ** (torch.arange(0, C, 2) / C)
-        waves = torch.zeros(T, C)
-        waves[:, 0::2] = torch.sin(angle)
-        waves[:, 1::2] = torch.cos(angle[:, : C // 2])
+        # float32 arithmetic, as when the shipped checkpoint was trained (float64 rounds ~1e-6 differently)
+        waves = sinusoidal_table(*table.shape, compute_dtype=torch.float32)
         table.copy_(waves * (self.config.position_init_scale * self.config.initializer_range / waves.std()))
 
     def mlm_head(self, hidden: Tensor) -> Tensor:

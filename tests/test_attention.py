@@ -360,6 +360,13 @@ def test_sinusoidal_table_matches_the_formula():
                 assert abs(float(table[pos, j]) - expected) < 1e-6
 
 
+def test_sinusoidal_table_in_float32_arithmetic_rounds_only_slightly():
+    exact = sinusoidal_table(64, 128)
+    single = sinusoidal_table(64, 128, compute_dtype=torch.float32)
+    assert single.dtype == exact.dtype and not torch.equal(single, exact)  # float32 angles round differently
+    torch.testing.assert_close(single, exact, atol=1e-5, rtol=0)
+
+
 def test_sinusoidal_relative_positions_are_rotations():
     """PE(pos + k) is PE(pos) rotated pairwise by an angle that depends only on k (Vaswani §3.5)."""
     table = sinusoidal_table(50, 8).to(DOUBLE)
