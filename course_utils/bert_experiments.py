@@ -40,6 +40,7 @@ __all__ = [
     "learning_rate_sweep",
     "pseudo_log_likelihoods",
     "plausibility_features",
+    "slor_scores",
     "feature_curve",
     "masking_shares",
     "attention_mask_family",
@@ -209,6 +210,38 @@ def plausibility_features(log_likelihoods: Sequence[np.ndarray]) -> np.ndarray:
     if not log_likelihoods or any(len(x) == 0 for x in log_likelihoods):
         raise ValueError("every sentence needs at least one scored piece")
     return np.array([[x.min(), x.mean(), x.sum()] for x in log_likelihoods])
+
+
+def slor_scores(pretrained: PretrainedBert, data: TaskData, log_likelihoods: Sequence[np.ndarray],
+                unigram_probabilities: np.ndarray) -> np.ndarray:
+    """One number per input: the SLOR of its pieces (Lau, Clark and Lappin, 2017) with the masked LM's
+    pseudo-log-likelihoods, i.e. the mean over the scored pieces of
+    ``log p_MLM(piece | the rest) − log p_unigram(piece)``.
+
+    Subtracting the unigram log-probability removes what a piece's mere frequency says: a sentence full of
+    rare names scores low under any language model, a corrupted one scores low because a piece does not fit
+    its context, and only the second is what acceptability asks about. ``log_likelihoods`` come from
+    :func:`pseudo_log_likelihoods` on the same ``data`` (same order, the same pieces: every one that is not
+    a special token); ``unigram_probabilities`` has one probability per vocabulary id (for example
+    ``course_utils.ngram.UnigramLM(...).fit(corpus_ids).probabilities``; smoothed, so none is zero)."""
+    tok = pretrained.tokenizer
+    specials = {tok[s] for s in tok.specials}
+    unigram_probabilities = np.asarray(unigram_probabilities, dtype=np.float64)
+    if unigram_probabilities.ndim != 1 or len(unigram_probabilities) != len(tok):
+        raise ValueError(f"need one unigram probability per vocabulary id ({len(tok)}), "
+                         f"got shape {unigram_probabilities.shape}")
+    if not (unigram_probabilities > 0).all():
+        raise ValueError("unigram probabilities must all be positive (smooth the counts)")
+    if len(log_likelihoods) != len(data):
+        raise ValueError(f"need one log-likelihood array per input: {len(log_likelihoods)} vs {len(data)}")
+    scores = np.empty(len(data))
+    for row, ((ids, _), values) in enumerate(zip(data.inputs, log_likelihoods)):
+        pieces = [i for i in ids if i not in specials]
+        if len(pieces) != len(values) or not pieces:
+            raise ValueError(f"input {row}: {len(values)} log-likelihoods for {len(pieces)} scored pieces "
+                             "(compute them with pseudo_log_likelihoods on the same data)")
+        scores[row] = float(np.mean(np.asarray(values) - np.log(unigram_probabilities[pieces])))
+    return scores
 
 
 def feature_curve(train_features: np.ndarray, train_labels: Sequence[int], test_features: np.ndarray,

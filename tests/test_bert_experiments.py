@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -147,3 +149,29 @@ def test_feature_curve_uses_nested_subsets_and_learns_a_separable_feature():
         ex.feature_curve(features[:10], labels[:10], features, labels, [64])
     with pytest.raises(ValueError, match="NaN"):
         ex.feature_curve(np.full((20, 2), np.nan), labels[:20], features, labels, [10])
+
+
+def test_slor_scores_subtract_unigram_log_probabilities_piece_by_piece(pretrained):
+    import numpy as np
+
+    tok = pretrained.tokenizer
+    data = encode_sentences(pretrained, ["the cat sat", "birds fly over the sea"], [1, 0])
+    scores = ex.pseudo_log_likelihoods(pretrained, data)
+    unigram = np.random.default_rng(0).dirichlet(np.ones(len(tok)))
+    slor = ex.slor_scores(pretrained, data, scores, unigram)
+    specials = {tok[s] for s in tok.specials}
+    for (ids, _), values, got in zip(data.inputs, scores, slor):
+        pieces = [i for i in ids if i not in specials]
+        expected = sum(v - math.log(unigram[p]) for v, p in zip(values, pieces)) / len(pieces)
+        assert got == pytest.approx(expected)
+    # a uniform unigram shifts every score by the same constant: the ranking of sentences is unchanged
+    uniform = ex.slor_scores(pretrained, data, scores, np.full(len(tok), 1 / len(tok)))
+    assert uniform == pytest.approx(ex.plausibility_features(scores)[:, 1] + math.log(len(tok)))
+    with pytest.raises(ValueError, match="one unigram probability per vocabulary id"):
+        ex.slor_scores(pretrained, data, scores, unigram[:-1])
+    with pytest.raises(ValueError, match="positive"):
+        ex.slor_scores(pretrained, data, scores, np.zeros(len(tok)))
+    with pytest.raises(ValueError, match="one log-likelihood array per input"):
+        ex.slor_scores(pretrained, data, scores[:1], unigram)
+    with pytest.raises(ValueError, match="scored pieces"):
+        ex.slor_scores(pretrained, data, [scores[1], scores[0]], unigram)
