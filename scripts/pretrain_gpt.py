@@ -16,7 +16,7 @@ held-out articles, which it does not read. It writes a checkpoint only where ``-
 
 Learns BPE merges on the training articles of ``data.wiki_split()`` (deterministic), encodes the articles
 (separated by ``<|endoftext|>``), trains the chosen model for a fixed number of steps on random windows
-(seeded; AdamW, linear warm-up then linear decay to 10 %), and measures held-out perplexity on the
+(seeded; AdamW with ``--weight-decay``, linear warm-up then linear decay to 10 %), and measures held-out perplexity on the
 non-overlapping ``--context-length`` windows of the held-out articles, with unigram and bigram baselines
 on the same windows. The checkpoint stores the tokenizer's merges, the config, the command, the loss
 curve and the metrics. The last line printed is a JSON object with the metrics.
@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--weight-decay", type=float, default=0.01,
+                        help="AdamW weight decay (0.01: the shipped checkpoints before it was a flag)")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
@@ -86,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="write every step's training loss as a JSON list here (rank 0)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.weight_decay < 0:
+        parser.error(f"--weight-decay must be >= 0, got {args.weight_decay}")
     if args.validation_articles < 0:
         parser.error(f"--validation-articles must be >= 0, got {args.validation_articles}")
     return args
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         + (f", {distributed.world_size} processes ({distributed.backend})" if distributed else "")
         + (", bfloat16 autocast" if args.bf16 else ""), flush=True)
     rng = np.random.RandomState(args.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     warmup, total = args.warmup, args.steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.1, 1 - 0.9 * (s - warmup) / max(1, total - warmup))))
@@ -211,6 +215,9 @@ def main(argv: list[str] | None = None) -> dict:
         "processes": 1 if distributed is None else distributed.world_size,
         "bf16": args.bf16,
         "seed": args.seed,
+        "learning_rate": args.learning_rate,
+        "weight_decay": args.weight_decay,
+        "warmup": args.warmup,
         "load_average_start": load_at_start,  # 1, 5 and 15 minutes (os.getloadavg), other jobs included
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
     }

@@ -69,6 +69,19 @@ def test_pretrain_gpt_validation_articles_train_without_them_and_score_them(tmp_
     assert refused.returncode != 0 and "leaves no training article" in refused.stderr
 
 
+def test_pretrain_gpt_weight_decay_flag_is_used_and_stored(tmp_path):
+    """--weight-decay reaches AdamW (other losses than the default 0.01) and is stored in the metrics."""
+    default = _run("pretrain_gpt.py", "--output", str(tmp_path / "default.safetensors"), *TINY)
+    decayed = _run("pretrain_gpt.py", "--output", str(tmp_path / "decayed.safetensors"), *TINY, "--weight-decay", "2")
+    assert (default["weight_decay"], decayed["weight_decay"]) == (0.01, 2.0)
+    assert decayed["mean_loss_last_50"] != default["mean_loss_last_50"]
+    _, metadata = load_gpt(tmp_path / "decayed.safetensors")
+    assert "--weight-decay 2" in metadata["command"]
+    refused = subprocess.run([sys.executable, str(ROOT / "scripts" / "pretrain_gpt.py"), *TINY, "--weight-decay", "-1"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert refused.returncode != 0 and "--weight-decay must be >= 0" in refused.stderr
+
+
 def test_pretrain_icl_script(tmp_path):
     output = tmp_path / "icl.safetensors"
     metrics = _run("pretrain_icl.py", "--output", str(output), "--layers", "1", "--d-model", "16", "--n-heads", "2",
