@@ -35,6 +35,7 @@ __all__ = [
     "lm_loss",
     "token_log_probs",
     "perplexity",
+    "position_losses",
     "windows",
     "random_windows",
     "UnigramLM",
@@ -117,6 +118,23 @@ def perplexity(model: nn.Module, ids: Tensor, *, batch_size: int = 32) -> float:
             total += float(lm_loss(logits, batch)) * n
             count += n
     return math.exp(total / count)
+
+
+def position_losses(model: nn.Module, ids: Tensor, *, batch_size: int = 32) -> np.ndarray:
+    """Mean next-token loss (nats) at each position of the windows ``ids`` (N, T): entry ``t`` is the loss
+    of predicting token ``t + 1`` from the ``t + 1`` tokens before it, averaged over the N windows, so the
+    result has T - 1 entries and its mean is ``log(perplexity(model, ids))``. It shows how much a model
+    gains from a longer context (Kaplan et al. 2020 compare LSTMs and Transformers this way)."""
+    if not isinstance(ids, Tensor) or ids.dim() != 2 or ids.shape[0] == 0 or ids.shape[1] < 2:
+        raise ValueError(f"ids must be a non-empty (N, T) tensor of windows with T >= 2, got "
+                         f"{tuple(getattr(ids, 'shape', ()))}")
+    total = torch.zeros(ids.shape[1] - 1, dtype=torch.float64)
+    device = next(model.parameters()).device
+    with evaluating(model), torch.no_grad():
+        for start in range(0, ids.shape[0], batch_size):
+            batch = ids[start:start + batch_size].to(device)
+            total -= token_log_probs(model(batch).logits.float(), batch).double().sum(0).cpu()
+    return (total / ids.shape[0]).numpy()
 
 
 def windows(ids: Sequence[int] | np.ndarray, length: int) -> Tensor:

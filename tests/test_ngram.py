@@ -16,6 +16,7 @@ from course_utils.ngram import (
     UnigramLM,
     lm_loss,
     perplexity,
+    position_losses,
     random_windows,
     token_log_probs,
     windows,
@@ -107,3 +108,16 @@ def test_errors():
         FixedWindowLM(7)(torch.tensor([[7]]))
     with pytest.raises(ValueError, match="no tokens"):
         UnigramLM(3).fit([])
+
+
+def test_position_losses_average_to_the_perplexity_and_see_context():
+    torch.manual_seed(0)
+    lm = LSTMLM(7, embedding_dim=4, hidden=6).eval()
+    ids = torch.randint(0, 7, (5, 9))
+    losses = position_losses(lm, ids, batch_size=2)
+    assert losses.shape == (8,)
+    assert math.exp(losses.mean()) == pytest.approx(perplexity(lm, ids))
+    expected = -token_log_probs(lm(ids).logits, ids).mean(0)  # one batch: the same numbers
+    assert losses == pytest.approx(expected.detach().double().numpy(), abs=1e-5)
+    with pytest.raises(ValueError, match="T >= 2"):
+        position_losses(lm, ids[:, :1])
