@@ -2,12 +2,12 @@
 
 Usage (the shipped checkpoints; see data/checkpoints/README.md for their measured time and metrics)::
 
-    python scripts/pretrain_gpt.py --steps 1500 --bf16 --d-model 176 --n-layers 6 --d-ff 704 --dropout 0 --output data/checkpoints/gpt_wiki.safetensors
-    python scripts/pretrain_gpt.py --steps 1500 --bf16 --d-model 176 --n-layers 6 --d-ff 704 --dropout 0 --no-tie-weights --output data/checkpoints/gpt_wiki_untied.safetensors
+    python scripts/pretrain_gpt.py --steps 1500 --bf16 --d-model 240 --n-layers 3 --d-ff 960 --dropout 0 --learning-rate 1.5e-3 --warmup 500 --output data/checkpoints/gpt_wiki.safetensors
+    python scripts/pretrain_gpt.py --steps 1500 --bf16 --d-model 240 --n-layers 3 --d-ff 960 --dropout 0 --learning-rate 1.5e-3 --warmup 500 --no-tie-weights --output data/checkpoints/gpt_wiki_untied.safetensors
     python scripts/pretrain_gpt.py --steps 1500 --bf16 --model fixed_window --output data/checkpoints/gpt_ladder_window.safetensors
-    python scripts/pretrain_gpt.py --steps 1500 --bf16 --model lstm --output data/checkpoints/gpt_ladder_lstm.safetensors
+    python scripts/pretrain_gpt.py --steps 1500 --bf16 --model lstm --dropout 0.1 --learning-rate 1e-2 --output data/checkpoints/gpt_ladder_lstm.safetensors
     torchrun --standalone --nproc_per_node 2 scripts/pretrain_gpt.py --threads 1 --output /tmp/gpt.safetensors
-    python scripts/pretrain_gpt.py --steps 750 --bf16 --validation-articles 10 --d-model 176 --n-layers 6 --d-ff 704
+    python scripts/pretrain_gpt.py --steps 750 --bf16 --validation-articles 10 --d-model 240 --n-layers 3 --d-ff 960
 
 Model selection without the held-out articles: ``--validation-articles K`` sets the last K training articles
 aside as a validation set, learns the BPE and trains on the other training articles only, and scores the

@@ -72,15 +72,16 @@ def test_checkpoint_metadata_needs_metrics(tmp_path, monkeypatch):
 
 
 def test_the_shipped_checkpoints_form_one_comparable_ladder(monkeypatch):
-    """The shipped ladder and tying pair: same held-out tokens, one recipe; GPT beats the unigram, the bigram
-    and the fixed window, and ties the LSTM (both trained with dropout 0: 105.3 vs 105.2, README)."""
+    """The shipped ladder and tying pair: same held-out tokens and steps; GPT beats the unigram, the bigram
+    and the fixed window, and loses to the LSTM when each has the recipe chosen for it on validation
+    (95.1 vs 89.9, data/checkpoints/README.md)."""
     monkeypatch.delenv("COURSE_CHECKPOINT_DIR", raising=False)
     rows = ladder.ladder_rows()
     assert {r.steps for r in rows if r.checkpoint} == {rows[-1].steps}  # every neural rung: the same steps
     assert rows[1].heldout_perplexity < rows[0].heldout_perplexity  # bigram below unigram
     gpt, lstm = rows[-1], next(r for r in rows if r.checkpoint == "lstm")
     assert gpt.checkpoint == "gpt" and all(gpt.heldout_perplexity < r.heldout_perplexity for r in rows[:3])
-    assert abs(gpt.heldout_perplexity - lstm.heldout_perplexity) < 0.01 * lstm.heldout_perplexity  # a tie
+    assert lstm.heldout_perplexity < gpt.heldout_perplexity  # the issue's "GPT beats every rung" is not met
     assert gpt.parameters <= lstm.parameters  # the rule GPT was held to: at most the LSTM's parameters
     tied, untied = ladder.weight_tying_rows()
     assert untied.parameters > tied.parameters
