@@ -100,7 +100,8 @@ class GPTConfig:
     """Sizes of a GPT (defaults: a small Wikipedia model; GPT-2 small's in brackets).
 
     The shipped ``gpt_wiki`` checkpoint was trained with d_model 240, n_layers 3, d_ff 960 and dropout 0
-    (learning rate 1.5e-3, 500 warm-up steps), chosen on validation articles (its metadata and data/checkpoints/README.md record the command).
+    (learning rate 1.5e-3, 500 warm-up steps), chosen on validation articles (its metadata and
+    data/checkpoints/README.md record the command).
     """
 
     vocab_size: int = 2048  # tokens V, the byte-level BPE vocabulary [50257]

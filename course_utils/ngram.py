@@ -104,20 +104,10 @@ def perplexity(model: nn.Module, ids: Tensor, *, batch_size: int = 32) -> float:
     """exp(mean next-token loss) of a neural LM over the rows of ``ids`` (N, T), in eval mode.
 
     ``model(batch).logits`` must be (B, T, V); every row is an independent window predicting its
-    T - 1 later tokens.
+    T - 1 later tokens (every position has N targets, so the mean of :func:`position_losses` is the mean
+    over all targets).
     """
-    if not isinstance(ids, Tensor) or ids.dim() != 2 or ids.shape[0] == 0:
-        raise ValueError(f"ids must be a non-empty (N, T) tensor of windows, got {tuple(getattr(ids, 'shape', ()))}")
-    total, count = 0.0, 0
-    device = next(model.parameters()).device
-    with evaluating(model):
-        for start in range(0, ids.shape[0], batch_size):
-            batch = ids[start:start + batch_size].to(device)
-            logits = model(batch).logits
-            n = batch.shape[0] * (batch.shape[1] - 1)
-            total += float(lm_loss(logits, batch)) * n
-            count += n
-    return math.exp(total / count)
+    return math.exp(float(position_losses(model, ids, batch_size=batch_size).mean()))
 
 
 def position_losses(model: nn.Module, ids: Tensor, *, batch_size: int = 32) -> np.ndarray:

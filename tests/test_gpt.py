@@ -156,7 +156,7 @@ def test_perplexity_is_exp_of_mean_loss_and_restores_mode():
     with torch.no_grad():
         expected = math.exp(float(lm_loss(model.eval()(ids).logits, ids)))
     model.train()
-    assert perplexity(model, ids, batch_size=2) == pytest.approx(expected, rel=1e-9)
+    assert perplexity(model, ids, batch_size=2) == pytest.approx(expected, rel=1e-6)  # float32 losses, summed in float64
     assert model.training
 
 
