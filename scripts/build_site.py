@@ -111,8 +111,10 @@ def execute(source: Path, cache: Path, timeout: int = 600) -> Executed:
 
     Raises ``RuntimeError`` naming the notebook and the failing cell when a cell raises.
     """
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from notebook_client import notebook_client
 
     cache.mkdir(parents=True, exist_ok=True)
     cached_notebook, cached_info = cache / source.name, cache / f"{source.stem}.json"
@@ -124,7 +126,7 @@ def execute(source: Path, cache: Path, timeout: int = 600) -> Executed:
             return Executed(source, nbformat.read(cached_notebook, as_version=4), info["seconds"],
                             info["load_average"], info["executed_at"])
     notebook = nbformat.read(source, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=True,
+    client = notebook_client(notebook, timeout=timeout, kernel_name="python3", store_widget_state=True,
                             resources={"metadata": {"path": str(source.parent)}})
     print(f"{source.name}: executing ...", flush=True)
     start = time.perf_counter()

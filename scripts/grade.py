@@ -344,8 +344,8 @@ def grading_notebook(source, submission, nonce: str) -> tuple[nbformat.NotebookN
 
 def _run_child(notebook_path: Path, progress_path: Path, cwd: Path, cell_timeout: int) -> int:
     """In a child process: run the grading notebook cell by cell, appending one JSON line per cell."""
-    from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
+    from notebook_client import notebook_client
 
     notebook = nbformat.read(notebook_path, as_version=4)
     # this process exists only to run one submission: its environment is the kernel's
@@ -370,7 +370,7 @@ def _run_child(notebook_path: Path, progress_path: Path, cwd: Path, cell_timeout
         record(event="cell", index=cell_index, status=execute_reply["content"]["status"],
                seconds=time.monotonic() - started.get(cell_index, time.monotonic()), outputs=cell.outputs)
 
-    client = NotebookClient(notebook, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+    client = notebook_client(notebook, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                             timeout=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
                             startup_timeout=120, iopub_timeout=10, record_timing=False,
                             on_cell_start=on_start, on_cell_executed=on_done)
