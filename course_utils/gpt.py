@@ -81,6 +81,8 @@ CHECKPOINTS = {
     "icl_1layer": "icl_1layer.safetensors",  # its one-layer control
     "icl_map_2layer": "icl_map_2layer.safetensors",  # map prompts only, without "=>": the induction probe
     "icl_map_1layer": "icl_map_1layer.safetensors",  # the same run with one layer (the control)
+    "icl_map_separator": "icl_map_separator.safetensors",  # the 2-layer run with ";" between the pairs
+    "icl_map_gpt2_init": "icl_map_gpt2_init.safetensors",  # the 2-layer run with GPT-2's initialisation
 }
 
 
