@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import torch
 
-    from course_utils import elmo
+    from course_utils import elmo, elmo_training
     from course_utils.data import wiki_split
     from course_utils.distributed import start_script_process
     from course_utils.training import seed_everything
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.unigram_softmax_bias:
             # Start the shared softmax at the unigram distribution (bias = log frequency), so training
             # begins at unigram perplexity instead of spending its first steps learning word frequencies.
-            elmo.initialise_softmax_bias(model, train)
+            elmo_training.initialise_softmax_bias(model, train)
     parameters = sum(p.numel() for p in model.parameters())
     say = print if main_process else (lambda *a, **k: None)
     say(f"device {device}" + (f", {distributed.world_size} processes ({distributed.backend})" if distributed else ""))
@@ -117,14 +117,14 @@ def main(argv: list[str] | None = None) -> dict:
         if step % 50 == 0 or step == args.steps:
             say(f"step {step:5d}  loss {loss:.4f}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    history = elmo.train_bilm(model, train, steps=args.steps, window=args.window, batch_size=args.batch_size,
+    history = elmo_training.train_bilm(model, train, steps=args.steps, window=args.window, batch_size=args.batch_size,
                               learning_rate=args.learning_rate, seed=args.seed, progress=not args.no_progress,
                               on_step=report, device=device, distributed=distributed)
     train_seconds = time.perf_counter() - started
     if not process.finish(history.losses, args.losses_out):
         return {}
-    perplexity = elmo.bilm_perplexity(model, heldout, window=args.window, device=device)
-    baselines = elmo.ngram_perplexities(train, heldout, window=args.window)
+    perplexity = elmo_training.bilm_perplexity(model, heldout, window=args.window, device=device)
+    baselines = elmo_training.ngram_perplexities(train, heldout, window=args.window)
     losses = history.losses
     head = sum(losses[: min(10, len(losses))]) / min(10, len(losses))
     tail = sum(losses[-min(10, len(losses)):]) / min(10, len(losses))

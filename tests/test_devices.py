@@ -51,7 +51,8 @@ PENDING_MODULES: set[str] = set()
 NOTEBOOK_HELPERS = {
     "course_utils.word2vec": ["sgd_negative_sampling"],
     "course_utils.word2vec_evaluation": ["explore_word2vec", "time_training_step"],
-    "course_utils.elmo": ["bilm_perplexity", "PretrainedElmo.embed"],
+    "course_utils.elmo": ["PretrainedElmo.embed"],
+    "course_utils.elmo_training": ["bilm_perplexity"],
     "course_utils.elmo_features": ["token_vectors", "sentence_vectors", "layer_similarity", "show_layer_similarity"],
     "course_utils.attention_tasks": ["reversal_accuracy", "alignment_accuracy", "previous_word_accuracy"],
     "course_utils.translation_task": ["exact_match", "translate", "compare_layer_norms"],
@@ -106,7 +107,7 @@ def _device_parameter_problem(function) -> str | None:
 def test_every_training_entry_point_accepts_device():
     entry_points = _entry_points()
     # the enumeration is not vacuous: it finds the entry points of notebooks 03-06 and the shared loop
-    assert {"course_utils.training.fit", "course_utils.word2vec.train_word2vec", "course_utils.elmo.train_bilm",
+    assert {"course_utils.training.fit", "course_utils.word2vec.train_word2vec", "course_utils.elmo_training.train_bilm",
             "course_utils.attention_tasks.train_reverser", "course_utils.translation_task.train_translation_model",
             "course_utils.translation_task.compare_layer_norms",  # found by its code: it calls fit
             "course_utils.word2vec_evaluation.time_training_step",  # found by its code: .backward()
@@ -264,16 +265,16 @@ def _run_translation(**device):
 def _run_elmo(**device):
     from elmo_stand_ins import SENTENCES, tiny_setup  # tests/ is on sys.path
 
-    from course_utils import elmo, elmo_features
+    from course_utils import elmo, elmo_features, elmo_training
 
     model, chars, words = tiny_setup(dropout=0.1)
     corpus = elmo.encode_corpus(SENTENCES, chars, words)
-    history = elmo.train_bilm(model.train(), corpus, steps=3, window=6, batch_size=2, progress=False, **device)
+    history = elmo_training.train_bilm(model.train(), corpus, steps=3, window=6, batch_size=2, progress=False, **device)
     pretrained = elmo.PretrainedElmo(model, chars, words)
     features = elmo_features.token_vectors(pretrained, [SENTENCES[0], SENTENCES[1], SENTENCES[2], SENTENCES[3]],
                                             [1, 3, 3, 3], **device)
     mix = elmo_features.fit_sense_mix(features, ["a", "b", "a", "b"], ["w"] * 4, steps=3, **device)
-    return (history.losses, elmo.bilm_perplexity(model, corpus, window=6, **device),
+    return (history.losses, elmo_training.bilm_perplexity(model, corpus, window=6, **device),
             pretrained.embed(SENTENCES[:2], **device), features,
             elmo_features.sentence_vectors(pretrained, SENTENCES[:2], **device),
             elmo_features.layer_similarity(pretrained, "the bank of the river", "to the bank", "bank", **device),

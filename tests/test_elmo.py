@@ -1,5 +1,6 @@
 """Tests for course_utils.elmo: shapes through every module, the direction of information flow in the
-biLM (perturbation tests), ScalarMix, n-gram baselines, save/load, bad input, and the pre-training script."""
+biLM (perturbation tests), ScalarMix, corpus windows and batches, save/load, bad input, and the pre-training
+script (training itself and the n-gram baselines: test_elmo_training.py)."""
 
 from __future__ import annotations
 
@@ -310,44 +311,6 @@ def test_windows_cover_the_corpus():
     assert all(length <= 4 for _, _, length in sampled) and sampled
 
 
-# --- baselines and perplexity ---------------------------------------------------------------------
-
-
-def test_ngram_baselines_match_a_direct_computation():
-    train_tokens = ["a b a c a b".split(), "b a".split()]
-    test_tokens = ["a b c".split()]
-    chars, words = elmo.build_vocabularies(train_tokens, vocab_size=4, char_min_count=1)  # <unk> a b c
-    train, test = (elmo.encode_corpus(t, chars, words) for t in (train_tokens, test_tokens))
-    result = elmo.ngram_perplexities(train, test, window=10, discount=0.5)
-    counts = {"<unk>": 0, "a": 4, "b": 3, "c": 1}
-    uni = {w: (c + 1) / (8 + 4) for w, c in counts.items()}
-    assert result["unigram"] == pytest.approx((uni["a"] * uni["b"] * uni["c"]) ** (-1 / 3))
-    # Forward pairs of the test text: <bos>→a, a→b, b→c. Training contexts: <bos> twice (followed by a and
-    # by b), a three times (b twice, c once), b twice (a both times).
-    p_a = max(1 - 0.5, 0) / 2 + 0.5 * 2 / 2 * uni["a"]
-    p_b = max(2 - 0.5, 0) / 3 + 0.5 * 2 / 3 * uni["b"]
-    p_c = 0 / 2 + 0.5 * 1 / 2 * uni["c"]  # b is followed twice, only by a
-    assert result["bigram_forward"] == pytest.approx((p_a * p_b * p_c) ** (-1 / 3))
-    assert set(result) == {"unigram", "bigram_forward", "bigram_backward"}
-
-
-def test_training_lowers_the_loss_and_perplexity_is_consistent():
-    model, chars, words = tiny_setup(hidden_size=16)
-    corpus = elmo.encode_corpus(SENTENCES * 4, chars, words)
-    before = elmo.bilm_perplexity(model, corpus, window=8)
-    history = elmo.train_bilm(model, corpus, steps=30, window=8, batch_size=4, learning_rate=1e-2, progress=False)
-    after = elmo.bilm_perplexity(model, corpus, window=8)
-    assert history.steps == 30
-    assert np.mean(history.losses[-5:]) < np.mean(history.losses[:5])
-    assert after["forward"] < before["forward"] and after["backward"] < before["backward"]
-    # Perplexity is exp of the mean token cross-entropy: check against the model's own loss.
-    batch = elmo.make_batch(corpus, elmo.evaluation_windows(corpus, 8))
-    with torch.no_grad():
-        forward, backward = model.eval().loss(batch.char_ids, batch.targets, batch.lengths)
-    assert after["forward"] == pytest.approx(math.exp(float(forward)), rel=1e-4)
-    assert after["backward"] == pytest.approx(math.exp(float(backward)), rel=1e-4)
-
-
 # --- save / load ------------------------------------------------------------------------------------
 
 
@@ -448,13 +411,3 @@ def test_pretraining_script_can_continue_a_checkpoint(tmp_path):
     assert b.metadata["metrics"]["steps"] == 2 and "--init-from" in b.metadata["command"]
     changed = [not torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters())]
     assert any(changed)
-
-
-def test_initialise_softmax_bias_gives_add_one_unigram_log_frequencies():
-    model, chars, words = tiny_setup()
-    corpus = elmo.encode_corpus(SENTENCES, chars, words)
-    elmo.initialise_softmax_bias(model, corpus)
-    ids = np.concatenate([corpus.type_words[s] for s in corpus.streams])
-    counts = np.bincount(ids, minlength=len(words))[: len(words)] + 1.0
-    torch.testing.assert_close(torch.softmax(model.softmax.bias.detach(), 0),
-                               torch.tensor(counts / counts.sum(), dtype=torch.float32))
