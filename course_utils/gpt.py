@@ -78,7 +78,7 @@ CHECKPOINTS = {
     "fixed_window": "gpt_ladder_window.safetensors",  # Bengio et al.'s fixed-window LM on the same tokens
     "lstm": "gpt_ladder_lstm.safetensors",  # the LSTM LM on the same tokens
     "icl_2layer": "icl_2layer.safetensors",  # the in-context model
-    "icl_1layer": "icl_1layer.safetensors",  # its one-layer control
+    "icl_1layer": "icl_1layer.safetensors",  # pretrain_icl.py --layers 1 writes here; not shipped (see icl_map_1layer)
     "icl_map_2layer": "icl_map_2layer.safetensors",  # map prompts only, without "=>": the induction probe
     "icl_map_1layer": "icl_map_1layer.safetensors",  # the same run with one layer (the control)
     "icl_map_separator": "icl_map_separator.safetensors",  # the 2-layer run with ";" between the pairs
